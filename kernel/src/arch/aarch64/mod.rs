@@ -1,0 +1,11 @@
+//! aarch64 (QEMU virt): entry, MMU, exception vectors, timer, power off.
+
+mod boot;
+mod exceptions;
+mod mmu;
+mod power;
+mod timer;
+
+pub use power::{exit_failure, poweroff};
+pub use mmu::is_device_memory;
+pub use timer::now_ns;

@@ -1,0 +1,77 @@
+//! The test kernel's [`registry::Platform`]: identity-mapped MMIO, DMA memory from the heap,
+//! the architecture's counter as the clock.
+
+use alloc::alloc::{alloc_zeroed, dealloc, Layout};
+use alloc::format;
+use alloc::string::String;
+use core::ptr::NonNull;
+
+use registry::platform::DmaRegion;
+use registry::{MmioRegion, Platform, PlatformError};
+
+use crate::arch;
+
+pub struct KernelPlatform;
+
+pub static PLATFORM: KernelPlatform = KernelPlatform;
+
+/// Every DMA allocation is page aligned, the most `Platform::dma_alloc` promises, so the layout
+/// can be rebuilt from the size alone when it is freed.
+const DMA_ALIGN: usize = 4096;
+
+impl Platform for KernelPlatform {
+    fn map_mmio(&self, region: MmioRegion) -> Result<NonNull<u8>, PlatformError> {
+        // The boot page tables map device memory 1:1; RAM is mapped cacheable and must not be
+        // handed out as registers.
+        let end = region.base.checked_add(region.size).ok_or(PlatformError::NotMappable(region))?;
+        if !arch::is_device_memory(region.base, end) {
+            return Err(PlatformError::NotMappable(region));
+        }
+        let base = usize::try_from(region.base).map_err(|_| PlatformError::NotMappable(region))?;
+        NonNull::new(base as *mut u8).ok_or(PlatformError::NotMappable(region))
+    }
+
+    fn dma_alloc(&self, size: usize, align: usize) -> Result<DmaRegion, PlatformError> {
+        if align > DMA_ALIGN {
+            return Err(PlatformError::Unsupported("DMA alignment above 4096"));
+        }
+        let layout = Layout::from_size_align(size.max(1), DMA_ALIGN).map_err(|_| PlatformError::OutOfMemory { size })?;
+        // SAFETY: the layout has a non-zero size.
+        let virt = NonNull::new(unsafe { alloc_zeroed(layout) }).ok_or(PlatformError::OutOfMemory { size })?;
+        // RAM is identity mapped, so the CPU address is the bus address (QEMU virt has no IOMMU).
+        Ok(DmaRegion { virt, phys: virt.as_ptr() as u64, size })
+    }
+
+    unsafe fn dma_free(&self, region: DmaRegion) {
+        let layout = Layout::from_size_align(region.size.max(1), DMA_ALIGN).expect("checked when allocated");
+        // SAFETY: the caller guarantees the region came from `dma_alloc` (same size, DMA_ALIGN)
+        // and is freed once.
+        unsafe { dealloc(region.virt.as_ptr(), layout) }
+    }
+
+    fn now_ns(&self) -> u64 {
+        arch::now_ns()
+    }
+}
+
+/// The boot loader's device tree as a slice of exactly its `totalsize`.
+///
+/// # Safety
+/// `phys`, when not 0, must be the identity-mapped address of memory the kernel does not write,
+/// readable for at least the DTB header and then for the `totalsize` it declares.
+pub unsafe fn boot_dtb(phys: usize) -> Result<&'static [u8], String> {
+    /// The size field sits in the 40-byte header; no DTB is larger than this.
+    const HEADER: usize = 40;
+    const MAX_DTB: usize = 2 << 20;
+    if phys == 0 {
+        return Err(String::from("the boot loader passed no device tree (x0 = 0)"));
+    }
+    // SAFETY: the caller guarantees the header is readable at `phys`.
+    let header = unsafe { core::slice::from_raw_parts(phys as *const u8, HEADER) };
+    let len = bus_dt::blob_len(header).map_err(|e| format!("{e}"))?;
+    if len > MAX_DTB {
+        return Err(format!("device tree claims {len} bytes, more than the {MAX_DTB} accepted"));
+    }
+    // SAFETY: the caller guarantees the declared size is readable; it is bounded above.
+    Ok(unsafe { core::slice::from_raw_parts(phys as *const u8, len) })
+}

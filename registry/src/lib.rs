@@ -1,0 +1,33 @@
+//! The driver core: a bus-agnostic device registry.
+//!
+//! Drivers register themselves with [`register_driver!`] (a linker-collected list, so there is no
+//! central table to edit), each with a match table of DT `compatible` strings, PCI IDs or classes,
+//! or virtio device IDs. Buses ([`Bus`]) enumerate devices as [`DeviceSpec`] trees; [`probe_all`]
+//! matches every device against the drivers through hash indexes, probes it, lets bus drivers add
+//! child devices, retries deferred probes, and records the outcome of every device. [`lsdev`]
+//! renders the result as a tree or JSON. The kernel integrator supplies memory, DMA and time
+//! through the [`Platform`] trait.
+#![no_std]
+extern crate alloc;
+
+pub mod device;
+pub mod driver;
+mod index;
+pub mod json;
+pub mod lsdev;
+pub mod mmio;
+pub mod platform;
+mod probe;
+mod tree;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+pub mod wait;
+
+pub use device::*;
+pub use driver::{Driver, Match, ProbeContext, ProbeError, DRIVERS};
+pub use platform::{DmaBuffer, Platform, PlatformError};
+pub use probe::{plan, probe_all, probe_with};
+pub use tree::{DeviceId, DeviceNode, DeviceState, Registry};
+
+#[doc(hidden)]
+pub use linkme;

@@ -1,0 +1,102 @@
+//! The hooks a kernel integrator supplies: MMIO mapping, DMA-able memory, time.
+
+use core::fmt;
+use core::ptr::NonNull;
+
+use crate::device::MmioRegion;
+
+/// What the registry and drivers need from the kernel they run in.
+///
+/// Implement it once per kernel and pass a `&'static` to [`probe_all`](crate::probe_all).
+/// Every method may be called from any probe; none may block indefinitely.
+pub trait Platform: Sync {
+    /// Makes a device's CPU-physical register region accessible and returns its virtual
+    /// address. Must be mapped as device memory (uncached, no speculative access).
+    fn map_mmio(&self, region: MmioRegion) -> Result<NonNull<u8>, PlatformError>;
+
+    /// Allocates `size` bytes of zeroed memory the device can reach, aligned to at least
+    /// `align` (a power of two, at most 4096), and returns both addresses.
+    fn dma_alloc(&self, size: usize, align: usize) -> Result<DmaRegion, PlatformError>;
+
+    /// Frees memory from [`dma_alloc`](Platform::dma_alloc).
+    ///
+    /// # Safety
+    /// `region` came from `dma_alloc` on this platform, is freed once, and no device still
+    /// reads or writes it.
+    unsafe fn dma_free(&self, region: DmaRegion);
+
+    /// Monotonic time in nanoseconds since some fixed point; bounds every wait on hardware.
+    fn now_ns(&self) -> u64;
+}
+
+/// DMA-able memory: where the CPU sees it and the address the device must be given.
+#[derive(Debug)]
+pub struct DmaRegion {
+    pub virt: NonNull<u8>,
+    pub phys: u64,
+    pub size: usize,
+}
+
+/// Why a platform hook refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlatformError {
+    OutOfMemory { size: usize },
+    NotMappable(MmioRegion),
+    Unsupported(&'static str),
+}
+
+impl fmt::Display for PlatformError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlatformError::OutOfMemory { size } => write!(f, "out of DMA memory ({size} bytes)"),
+            PlatformError::NotMappable(r) => {
+                write!(f, "cannot map MMIO {:#x}+{:#x}", r.base, r.size)
+            }
+            PlatformError::Unsupported(what) => write!(f, "platform does not support {what}"),
+        }
+    }
+}
+
+/// An owned DMA allocation, freed on drop.
+pub struct DmaBuffer {
+    region: DmaRegion,
+    platform: &'static dyn Platform,
+}
+
+// SAFETY: the buffer exclusively owns its allocation; the raw pointer is only an address.
+unsafe impl Send for DmaBuffer {}
+
+impl DmaBuffer {
+    pub fn new(platform: &'static dyn Platform, size: usize, align: usize) -> Result<Self, PlatformError> {
+        let region = platform.dma_alloc(size, align)?;
+        Ok(DmaBuffer { region, platform })
+    }
+
+    /// The address to hand to the device.
+    pub fn phys(&self) -> u64 {
+        self.region.phys
+    }
+
+    pub fn len(&self) -> usize {
+        self.region.size
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.region.size == 0
+    }
+
+    /// The CPU's pointer to the start of the buffer. Accesses that race with the device must be
+    /// volatile and ordered by the caller.
+    pub fn as_ptr(&self) -> NonNull<u8> {
+        self.region.virt
+    }
+}
+
+impl Drop for DmaBuffer {
+    fn drop(&mut self) {
+        let region = DmaRegion { virt: self.region.virt, phys: self.region.phys, size: self.region.size };
+        // SAFETY: the region came from `dma_alloc` in `new`, is freed exactly once (here), and the
+        // owner of the buffer is responsible for having stopped the device using it.
+        unsafe { self.platform.dma_free(region) }
+    }
+}

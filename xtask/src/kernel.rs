@@ -1,0 +1,58 @@
+//! Builds the test kernel for a board with Debian's Rust (the rustup toolchain here has only the
+//! host target) and turns it into what QEMU's `-kernel` wants.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use boards::{Board, KernelFormat};
+
+use crate::{fail, workspace_root, XtaskResult};
+
+/// Builds the kernel and returns the file to boot.
+pub fn build(board: &Board) -> XtaskResult<PathBuf> {
+    let root = workspace_root();
+    let target_dir = root.join("target").join("kernel");
+    eprintln!(
+        "xtask: building the test kernel for {} ({}); the first build also compiles core and alloc",
+        board.name, board.target
+    );
+    let mut cargo = Command::new("/usr/bin/cargo");
+    // The outer `cargo xtask` (rustup's cargo) exports its own toolchain settings; the inner
+    // build must see only Debian's.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CARGO") || key.starts_with("RUSTUP") || key.starts_with("RUSTC") || key == "RUSTFLAGS" {
+            cargo.env_remove(key);
+        }
+    }
+    let status = cargo
+        .current_dir(&root)
+        .env("RUSTC", "/usr/bin/rustc")
+        .env("RUSTC_BOOTSTRAP", "1")
+        // Debian's rust-lld may point at an lld that is not installed; ld.lld (package lld) is.
+        .env(format!("CARGO_TARGET_{}_LINKER", board.target.to_uppercase().replace('-', "_")), "/usr/bin/ld.lld")
+        .args(["build", "--release", "--package", "test-kernel", "--target", board.target])
+        .args(["-Zbuild-std=core,alloc", "-Zbuild-std-features=compiler-builtins-mem"])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .status()
+        .map_err(|e| fail(format!("cannot run /usr/bin/cargo: {e}")))?;
+    if !status.success() {
+        return Err(fail(format!("kernel build failed ({status})")));
+    }
+    let elf = target_dir.join(board.target).join("release").join("test-kernel");
+    match board.qemu.kernel_format {
+        KernelFormat::Arm64Image => {
+            let image = elf.with_file_name("test-kernel.Image");
+            let status = Command::new("/usr/bin/llvm-objcopy")
+                .args(["-O", "binary"])
+                .arg(&elf)
+                .arg(&image)
+                .status()
+                .map_err(|e| fail(format!("cannot run llvm-objcopy: {e}")))?;
+            if !status.success() {
+                return Err(fail(format!("llvm-objcopy failed ({status})")));
+            }
+            Ok(image)
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! `cargo xtask`: builds the test kernel, boots it under QEMU, runs the tests.
+//!
+//! ```text
+//! cargo xtask run   [--board NAME] [--modern-mmio] [-- <extra QEMU args>]
+//! cargo xtask test  [--board NAME] [--host-only | --boot-only]
+//! cargo xtask build [--board NAME]
+//! cargo xtask dtb   [--board NAME] OUT.dtb [-- <extra QEMU args>]
+//! ```
+
+mod boot_tests;
+mod kernel;
+mod qemu;
+mod setup;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use boards::Board;
+
+/// A failure with a message for the person at the terminal.
+pub struct Failure(String);
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub type XtaskResult<T = ()> = Result<T, Failure>;
+
+pub fn fail(message: impl Into<String>) -> Failure {
+    Failure(message.into())
+}
+
+/// The workspace root (xtask lives one level below it).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is inside the workspace").to_path_buf()
+}
+
+/// Where xtask keeps what it makes (disk images, DTB dumps, logs): inside the ignored target/.
+pub fn scratch_dir() -> XtaskResult<PathBuf> {
+    let dir = workspace_root().join("target").join("xtask");
+    std::fs::create_dir_all(&dir).map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
+    Ok(dir)
+}
+
+const USAGE: &str = "usage:
+  cargo xtask run   [--board NAME] [--modern-mmio] [-- <extra QEMU args>]
+                    boot the test kernel with the board's default devices, serial on stdio
+  cargo xtask test  [--board NAME] [--host-only | --boot-only]
+                    host unit tests, then QEMU boot tests
+  cargo xtask build [--board NAME]
+  cargo xtask dtb   [--board NAME] OUT.dtb [-- <extra QEMU args>]
+                    dump the device tree QEMU gives the board (same default devices)
+boards: ";
+
+struct Args {
+    command: String,
+    board: &'static Board,
+    flags: Vec<String>,
+    positional: Vec<String>,
+    qemu_extra: Vec<String>,
+}
+
+fn parse_args() -> XtaskResult<Args> {
+    let mut raw = std::env::args().skip(1);
+    let command = raw.next().ok_or_else(usage)?;
+    let mut board = &boards::qemu_virt::BOARD;
+    let (mut flags, mut positional, mut qemu_extra) = (Vec::new(), Vec::new(), Vec::new());
+    while let Some(arg) = raw.next() {
+        match arg.as_str() {
+            "--" => qemu_extra.extend(raw.by_ref()),
+            "--board" => {
+                let name = raw.next().ok_or_else(usage)?;
+                board = boards::by_name(&name).ok_or_else(|| fail(format!("unknown board '{name}'\n{}", usage().0)))?;
+            }
+            flag if flag.starts_with("--") => flags.push(arg),
+            _ => positional.push(arg),
+        }
+    }
+    Ok(Args { command, board, flags, positional, qemu_extra })
+}
+
+fn usage() -> Failure {
+    let names: Vec<&str> = boards::ALL.iter().map(|b| b.name).collect();
+    fail(format!("{USAGE}{} (default qemu-virt)", names.join(", ")))
+}
+
+fn run() -> XtaskResult<u8> {
+    let args = parse_args()?;
+    let has = |flag: &str| args.flags.iter().any(|f| f == flag);
+    let known: &[&str] = match args.command.as_str() {
+        "run" => &["--modern-mmio"],
+        "test" => &["--host-only", "--boot-only"],
+        _ => &[],
+    };
+    if let Some(unknown) = args.flags.iter().find(|f| !known.contains(&f.as_str())) {
+        return Err(fail(format!("unknown option {unknown} for '{}'\n{}", args.command, usage().0)));
+    }
+    match args.command.as_str() {
+        "build" => {
+            setup::ensure_tools()?;
+            let image = kernel::build(args.board)?;
+            println!("{}", image.display());
+            Ok(0)
+        }
+        "run" => {
+            setup::ensure_tools()?;
+            let image = kernel::build(args.board)?;
+            let mut options = qemu::Options::with_default_devices(args.board)?;
+            options.modern_mmio = has("--modern-mmio");
+            options.extra = args.qemu_extra;
+            qemu::run_interactive(args.board, &image, &options)
+        }
+        "dtb" => {
+            setup::ensure_tools()?;
+            let out = args.positional.first().ok_or_else(usage)?;
+            let mut options = qemu::Options::with_default_devices(args.board)?;
+            options.extra = args.qemu_extra;
+            qemu::dump_dtb(args.board, &options, out.as_ref())?;
+            Ok(0)
+        }
+        "test" => {
+            if !has("--boot-only") {
+                boot_tests::host_tests()?;
+            }
+            if !has("--host-only") {
+                setup::ensure_tools()?;
+                boot_tests::run_all(args.board)?;
+            }
+            Ok(0)
+        }
+        _ => Err(usage()),
+    }
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            eprintln!("xtask: {failure}");
+            ExitCode::FAILURE
+        }
+    }
+}
