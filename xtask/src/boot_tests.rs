@@ -37,8 +37,18 @@ struct BootTest {
 }
 
 const BOOT_TESTS: &[BootTest] = &[
-    BootTest { name: "lsdev over legacy virtio-mmio matches the host's prediction", run: |b, i| lsdev_matches_host(b, i, false) },
-    BootTest { name: "lsdev over modern virtio-mmio matches the host's prediction", run: |b, i| lsdev_matches_host(b, i, true) },
+    BootTest {
+        name: "lsdev over legacy virtio-mmio matches the host's prediction",
+        run: |b, i| lsdev_matches_host(b, i, "legacy", false, &[]),
+    },
+    BootTest {
+        name: "lsdev over modern virtio-mmio matches the host's prediction",
+        run: |b, i| lsdev_matches_host(b, i, "modern", true, &[]),
+    },
+    BootTest {
+        name: "lsdev with GICv3 and 2 CPUs matches the host's prediction",
+        run: |b, i| lsdev_matches_host(b, i, "gicv3-smp2", true, &["-M", "gic-version=3", "-smp", "2"]),
+    },
     BootTest { name: "shell answers help and rejects unknown commands", run: shell_commands },
 ];
 
@@ -89,10 +99,12 @@ fn boot_and_run(board: &Board, image: &std::path::Path, options: &Options, comma
     result.map_err(|e| fail(format!("{e}\n(serial log: {})", log.display())))
 }
 
-fn lsdev_matches_host(board: &Board, image: &std::path::Path, modern: bool) -> XtaskResult {
-    let mode = if modern { "modern" } else { "legacy" };
+/// Boots with the default devices (plus `extra` QEMU arguments) and checks the kernel's view
+/// against the host's prediction from the DTB QEMU dumps for the same options.
+fn lsdev_matches_host(board: &Board, image: &std::path::Path, mode: &str, modern: bool, extra: &[&str]) -> XtaskResult {
     let mut options = Options::with_default_devices(board)?;
     options.modern_mmio = modern;
+    options.extra = extra.iter().map(|s| s.to_string()).collect();
     let dtb = scratch_dir()?.join(format!("{}-{mode}.dtb", board.name));
     qemu::dump_dtb(board, &options, &dtb)?;
     let blob = std::fs::read(&dtb).map_err(|e| fail(format!("cannot read {}: {e}", dtb.display())))?;
