@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use registry::{BusAddress, DeviceIds, DeviceSpec};
 
 use crate::tree::{NodeId, Tree};
-use crate::{interrupts, translate};
+use crate::{interrupts, pci_host, translate};
 
 /// The root device with every compatible node below it. Nodes without `compatible`
 /// (`/cpus`, buses described only by their children) are left out, and their
@@ -49,6 +49,10 @@ fn describe(tree: &Tree, node: NodeId, path: String) -> DeviceSpec {
     device.irqs = irqs;
     device.notes = region_notes;
     device.notes.extend(irq_notes);
+    if let Some((host, notes)) = pci_host::host_info(tree, node) {
+        device.notes.extend(notes);
+        device.bus_data = Some(alloc::boxed::Box::new(host));
+    }
 
     if let Some(status) = tree.property(node, "status") {
         let status = first_string(status);

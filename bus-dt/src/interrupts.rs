@@ -153,6 +153,16 @@ impl Controller {
     }
 }
 
+/// One interrupt of `controller` given by its specifier cells (an `interrupt-map` entry's
+/// parent side); the number of cells consumed is the controller's `#interrupt-cells`.
+pub(crate) fn decode_one(tree: &Tree, controller: NodeId, specifier: &[u32]) -> Result<(Irq, usize), String> {
+    let controller = Controller::new(tree, controller)?;
+    let cells = specifier
+        .get(..controller.cells)
+        .ok_or_else(|| format!("a {} specifier is cut short", controller.path))?;
+    Ok((controller.irq(cells), controller.cells))
+}
+
 /// Cells as written in a `.dts`: `<5 2>`.
 fn raw_label(specifier: &[u32]) -> String {
     let cells: Vec<String> = specifier.iter().map(|cell| cell.to_string()).collect();

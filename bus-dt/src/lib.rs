@@ -5,7 +5,9 @@
 //! out-of-bounds read. Enumeration then resolves what a driver needs: `reg` translated
 //! through every bus's `ranges` to CPU-physical regions, and `interrupts` decoded
 //! against their controller (GIC specifiers become INTIDs). Anything that cannot be
-//! resolved becomes a note on the device rather than an error.
+//! resolved becomes a note on the device rather than an error. A PCI host bridge's
+//! windows and INTx routing are decoded into a [`PciHostInfo`] left as the device's
+//! `bus_data` for its driver.
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -20,9 +22,11 @@ mod error;
 mod gic;
 mod header;
 mod interrupts;
+mod pci_host;
 mod translate;
 mod tree;
 
 pub use bus::DtBus;
 pub use error::DtError;
 pub use header::blob_len;
+pub use pci_host::{IntxRoute, PciHostInfo, PciSpace, PciWindow};

@@ -58,7 +58,7 @@ pub(crate) fn regions(tree: &Tree, node: NodeId) -> (Vec<MmioRegion>, Vec<String
 }
 
 /// A PCI host bridge or bridge: its children's `reg` is a config-space address.
-fn is_pci_bus(tree: &Tree, bus: NodeId) -> bool {
+pub(crate) fn is_pci_bus(tree: &Tree, bus: NodeId) -> bool {
     matches!(
         tree.property(bus, "device_type"),
         Some(b"pci\0" | b"pciex\0")
@@ -66,7 +66,7 @@ fn is_pci_bus(tree: &Tree, bus: NodeId) -> bool {
 }
 
 /// Translates `address`, an address on `bus`, up to the root's (CPU-physical) space.
-fn to_cpu_address(tree: &Tree, bus: NodeId, address: u64) -> Result<u64, String> {
+pub(crate) fn to_cpu_address(tree: &Tree, bus: NodeId, address: u64) -> Result<u64, String> {
     let not_translatable = |why: String| format!("reg {address:#x} not translatable: {why}");
     let mut bus = bus;
     let mut translated = address;

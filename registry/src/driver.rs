@@ -25,6 +25,10 @@ pub enum Match {
     Virtio(u32),
 }
 
+/// A driver's teardown: gets the device and the data its probe left with
+/// [`ProbeContext::set_driver_data`].
+pub type RemoveFn = fn(&DeviceNode, Box<dyn Any + Send>);
+
 /// A driver, as registered with [`register_driver!`].
 pub struct Driver {
     /// Unique, short (`virtio-mmio`, `pl011`); shown by `lsdev`.
@@ -34,7 +38,7 @@ pub struct Driver {
     pub priority: i8,
     pub probe: fn(&mut ProbeContext<'_>) -> Result<(), ProbeError>,
     /// Called when the device is unbound; the driver's data is handed back to be torn down.
-    pub remove: Option<fn(&DeviceNode, Box<dyn Any + Send>)>,
+    pub remove: Option<RemoveFn>,
 }
 
 impl fmt::Debug for Driver {

@@ -27,7 +27,7 @@ pub(crate) struct DriverIndex {
 }
 
 impl DriverIndex {
-    pub(crate) fn new<'d>(drivers: impl IntoIterator<Item = &'static Driver>) -> Self {
+    pub(crate) fn new(drivers: impl IntoIterator<Item = &'static Driver>) -> Self {
         let mut index = DriverIndex {
             compatible: HashMap::new(),
             pci_id: HashMap::new(),

@@ -54,7 +54,7 @@ impl MmioWindow {
     fn checked<T>(&self, offset: usize) -> Result<*mut T, OutOfWindow> {
         let width = core::mem::size_of::<T>();
         let in_window = offset.checked_add(width).is_some_and(|end| end <= self.size);
-        if !in_window || offset % width != 0 {
+        if !in_window || !offset.is_multiple_of(width) {
             return Err(OutOfWindow { offset, width });
         }
         // SAFETY: offset + width <= size, so the pointer stays inside the mapped window.

@@ -6,6 +6,7 @@ mod extra_dtbs;
 mod fdt_oracle;
 mod handmade;
 mod malformed;
+mod pci_host;
 mod qemu;
 
 use bus_dt::DtBus;

@@ -1,0 +1,94 @@
+//! A scan turned into registry devices: functions under the bridges they sit behind.
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use registry::{BusAddress, DeviceIds, DeviceSpec, Irq, MmioRegion};
+
+use crate::assign::HostWindows;
+use crate::bar::BarKind;
+use crate::config::{Bdf, ConfigAccess};
+use crate::function::{MappedBar, PciFunction};
+use crate::scan::{Function, Scan};
+
+/// Where a root-bus function's INTx pin goes: the host's routing (DT `interrupt-map`, or the
+/// line firmware wrote on a PC).
+pub type IntxRouter<'a> = &'a dyn Fn(Bdf, u8, u8) -> Option<Irq>;
+
+/// The devices of `scan`, nested under their bridges, each carrying a [`PciFunction`].
+pub fn devices(
+    config: &Arc<dyn ConfigAccess>,
+    scan: &Scan,
+    segment: u16,
+    windows: &HostWindows,
+    route: IntxRouter<'_>,
+) -> Vec<DeviceSpec> {
+    let mut specs: Vec<Option<DeviceSpec>> = scan
+        .functions
+        .iter()
+        .map(|f| {
+            let bars: Vec<MappedBar> = f
+                .bars
+                .iter()
+                .map(|&bar| MappedBar {
+                    bar,
+                    cpu_address: (bar.address != 0).then(|| windows.to_cpu(bar.kind, bar.address, bar.size)).flatten(),
+                })
+                .collect();
+            let address = BusAddress::Pci { segment, bus: f.bdf.bus, device: f.bdf.device, function: f.bdf.function };
+            let mut spec = DeviceSpec::new(format!("{}", f.bdf), address, DeviceIds::Pci(f.ids));
+            spec.regions = bars
+                .iter()
+                .filter(|m| m.bar.kind != BarKind::Io)
+                .filter_map(|m| Some(MmioRegion { base: m.cpu_address?, size: m.bar.size }))
+                .collect();
+            spec.irqs.extend(intx(scan, f, route));
+            let capabilities = match &f.capabilities {
+                Ok(list) => list.clone(),
+                Err(e) => {
+                    spec.notes.push(format!("capabilities ignored: {e}"));
+                    Vec::new()
+                }
+            };
+            spec.notes.extend(bars.iter().filter(|m| m.cpu_address.is_none()).map(unassigned_note));
+            spec.bus_data = Some(Box::new(PciFunction::new(Arc::clone(config), f.bdf, f.ids, bars, capabilities)));
+            Some(spec)
+        })
+        .collect();
+    // Children were added after their bridge, so attaching from the end moves each subtree
+    // complete into its parent.
+    for index in (0..specs.len()).rev() {
+        if let Some(upstream) = scan.functions[index].upstream {
+            if let Some(child) = specs[index].take() {
+                if let Some(Some(parent)) = specs.get_mut(upstream) {
+                    parent.children.insert(0, child);
+                }
+            }
+        }
+    }
+    specs.into_iter().flatten().collect()
+}
+
+fn unassigned_note(mapped: &MappedBar) -> String {
+    format!("BAR{} ({:#x} bytes) unassigned", mapped.bar.index, mapped.bar.size)
+}
+
+/// The INTx of `pin` on `bdf`, swizzled through every bridge up to the root bus (PCI-to-PCI
+/// Bridge 1.2, 9.1: pin' = (pin - 1 + device) mod 4 + 1).
+/// The router also gets the line firmware wrote into the function itself (on a PC it already
+/// accounts for the swizzle).
+fn intx(scan: &Scan, function: &Function, route: IntxRouter<'_>) -> Option<Irq> {
+    if function.interrupt_pin == 0 {
+        return None;
+    }
+    let (mut bdf, mut pin, mut upstream) = (function.bdf, function.interrupt_pin, function.upstream);
+    while let Some(bridge) = upstream.and_then(|i| scan.functions.get(i)) {
+        pin = (pin - 1 + bdf.device % 4) % 4 + 1;
+        bdf = bridge.bdf;
+        upstream = bridge.upstream;
+    }
+    route(bdf, pin, function.interrupt_line)
+}
