@@ -1,0 +1,140 @@
+//! A [`Platform`] whose DMA memory has bus addresses unrelated to its CPU addresses, and through
+//! which the simulated device reaches that memory.
+//!
+//! Bus addresses come from a separate range (by default from 2 GiB up, so legacy page frame
+//! numbers fit 32 bits): code that hands the device a CPU pointer, or reads memory at a bus
+//! address, fails at once instead of passing by luck. The device may only touch live
+//! allocations; anything else is a driver bug and panics the test.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::ptr::NonNull;
+
+use registry::platform::DmaRegion;
+use registry::testing::HostPlatform;
+use registry::{MmioRegion, Platform, PlatformError};
+use spin::Mutex;
+
+/// Where bus addresses start unless a test asks for another base.
+pub const DEFAULT_DMA_BASE: u64 = 0x8000_0000;
+/// Allocations are spaced by whole pages, enough for every alignment `dma_alloc` promises.
+const PAGE: u64 = 4096;
+
+pub struct SimPlatform {
+    host: &'static HostPlatform,
+    mappings: Mutex<Mappings>,
+}
+
+struct Mappings {
+    next_bus: u64,
+    live: Vec<Mapping>,
+}
+
+#[derive(Clone, Copy)]
+struct Mapping {
+    bus: u64,
+    size: usize,
+    /// The host allocation behind it: CPU address and the address the host platform gave it.
+    cpu: usize,
+    host_phys: u64,
+}
+
+impl SimPlatform {
+    /// A leaked platform (drivers want `&'static`) with bus addresses from [`DEFAULT_DMA_BASE`].
+    pub fn leaked() -> &'static SimPlatform {
+        Self::leaked_at(DEFAULT_DMA_BASE)
+    }
+
+    /// A leaked platform handing out bus addresses from `dma_base` (page aligned) up.
+    pub fn leaked_at(dma_base: u64) -> &'static SimPlatform {
+        let mappings = Mutex::new(Mappings { next_bus: dma_base, live: Vec::new() });
+        Box::leak(Box::new(SimPlatform { host: HostPlatform::leaked(), mappings }))
+    }
+
+    /// The host platform underneath: register windows (`add_window`) and the DMA leak check
+    /// (`dma_live`).
+    pub fn host(&self) -> &'static HostPlatform {
+        self.host
+    }
+
+    /// Device-side read of `out.len()` bytes at bus address `bus`.
+    pub(crate) fn read(&self, bus: u64, out: &mut [u8]) {
+        let mappings = self.mappings.lock();
+        let cpu = mappings.resolve(bus, out.len());
+        // SAFETY: `resolve` proved the range lies inside a live host allocation, which cannot be
+        // freed while the lock is held; `out` is ordinary memory, so the ranges do not overlap.
+        unsafe { core::ptr::copy_nonoverlapping(cpu as *const u8, out.as_mut_ptr(), out.len()) }
+    }
+
+    /// Device-side write of `bytes` at bus address `bus`.
+    pub(crate) fn write(&self, bus: u64, bytes: &[u8]) {
+        let mappings = self.mappings.lock();
+        let cpu = mappings.resolve(bus, bytes.len());
+        // SAFETY: as in `read`.
+        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), cpu as *mut u8, bytes.len()) }
+    }
+
+    pub(crate) fn read_u16(&self, bus: u64) -> u16 {
+        let mut bytes = [0; 2];
+        self.read(bus, &mut bytes);
+        u16::from_le_bytes(bytes)
+    }
+
+    pub(crate) fn read_u32(&self, bus: u64) -> u32 {
+        let mut bytes = [0; 4];
+        self.read(bus, &mut bytes);
+        u32::from_le_bytes(bytes)
+    }
+
+    pub(crate) fn read_u64(&self, bus: u64) -> u64 {
+        let mut bytes = [0; 8];
+        self.read(bus, &mut bytes);
+        u64::from_le_bytes(bytes)
+    }
+}
+
+impl Mappings {
+    /// The CPU address of `len` bytes at bus address `bus`, which must lie in one allocation.
+    fn resolve(&self, bus: u64, len: usize) -> usize {
+        let found = self.live.iter().find(|m| {
+            bus >= m.bus && (bus - m.bus).checked_add(len as u64).is_some_and(|end| end <= m.size as u64)
+        });
+        let Some(mapping) = found else {
+            panic!("sim: device access to {bus:#x}+{len:#x}, outside every live DMA allocation (driver bug)");
+        };
+        mapping.cpu + (bus - mapping.bus) as usize
+    }
+}
+
+impl Platform for SimPlatform {
+    fn map_mmio(&self, region: MmioRegion) -> Result<NonNull<u8>, PlatformError> {
+        self.host.map_mmio(region)
+    }
+
+    fn dma_alloc(&self, size: usize, align: usize) -> Result<DmaRegion, PlatformError> {
+        let host = self.host.dma_alloc(size, align)?;
+        let mut mappings = self.mappings.lock();
+        let bus = mappings.next_bus.next_multiple_of(PAGE);
+        mappings.next_bus = bus + (size as u64).max(1).next_multiple_of(PAGE);
+        mappings.live.push(Mapping { bus, size, cpu: host.virt.as_ptr() as usize, host_phys: host.phys });
+        Ok(DmaRegion { virt: host.virt, phys: bus, size })
+    }
+
+    unsafe fn dma_free(&self, region: DmaRegion) {
+        let mapping = {
+            let mut mappings = self.mappings.lock();
+            let Some(position) = mappings.live.iter().position(|m| m.bus == region.phys) else {
+                panic!("dma_free of bus address {:#x}, which is not a live allocation", region.phys);
+            };
+            mappings.live.swap_remove(position)
+        };
+        let host = DmaRegion { virt: region.virt, phys: mapping.host_phys, size: mapping.size };
+        // SAFETY: the caller's guarantees for `region` carry over to the host allocation behind
+        // it, which was just unmapped from the device's view and is freed once.
+        unsafe { self.host.dma_free(host) }
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.host.now_ns()
+    }
+}
