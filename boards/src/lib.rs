@@ -5,10 +5,12 @@
 //! board is adding one file beside `qemu_virt.rs` and one line to [`ALL`].
 #![no_std]
 
+pub mod qemu_pc;
+pub mod qemu_q35;
 pub mod qemu_virt;
 
 /// Every board, for `cargo xtask --board NAME`.
-pub const ALL: &[&Board] = &[&qemu_virt::BOARD];
+pub const ALL: &[&Board] = &[&qemu_virt::BOARD, &qemu_q35::BOARD, &qemu_pc::BOARD];
 
 /// Looks a board up by its name.
 pub fn by_name(name: &str) -> Option<&'static Board> {
@@ -23,6 +25,9 @@ pub struct Board {
     pub description: &'static str,
     /// The Rust target the kernel is built for.
     pub target: &'static str,
+    /// The test kernel's cargo feature that selects this board, where the target alone does not
+    /// (several x86-64 boards, none with a device tree to tell them apart at run time).
+    pub kernel_feature: Option<&'static str>,
     /// Where the kernel prints before any driver is bound.
     pub early_console: Console,
     /// Where the device description comes from, and so which buses `probe_all` scans.
@@ -34,12 +39,27 @@ pub struct Board {
 pub enum Console {
     /// An ARM PL011 UART at this physical address.
     Pl011 { base: u64 },
+    /// A 16550-compatible UART at this x86 I/O port (COM1 is 0x3f8).
+    Uart16550 { port: u16 },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeviceSource {
     /// A flattened device tree whose physical address the boot loader passes (arm64: x0).
     DeviceTreeFromBootLoader,
+    /// No device tree: a fixed PC platform whose devices are found by scanning its PCI host
+    /// bridge, reached as this says.
+    Pci(PciConfig),
+}
+
+/// How the CPU reaches PCI configuration space.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PciConfig {
+    /// Memory-mapped (PCIe ECAM): 4 KiB per function, 1 MiB per bus, from `base` for the buses
+    /// `start_bus..=end_bus`.
+    Ecam { base: u64, start_bus: u8, end_bus: u8 },
+    /// The legacy PC mechanism: address to I/O port 0xcf8, data through 0xcfc.
+    PortIo,
 }
 
 /// How QEMU emulates the board.
@@ -50,6 +70,9 @@ pub struct Qemu {
     pub machine: &'static str,
     pub cpu: &'static str,
     pub memory_mib: u32,
+    /// `-accel` values in the order QEMU tries them (empty: QEMU's default, TCG). Dropped when
+    /// the extra arguments of a run name an accelerator themselves.
+    pub accelerators: &'static [&'static str],
     /// How virtio devices attach by default.
     pub virtio_transport: VirtioTransport,
     /// What `-kernel` is given: a raw arm64 Image or the ELF itself.
@@ -80,4 +103,7 @@ impl VirtioTransport {
 pub enum KernelFormat {
     /// A raw binary with the arm64 Linux Image header, so the loader passes the DTB in x0.
     Arm64Image,
+    /// The ELF itself, with a Xen PVH entry note: QEMU's x86 `-kernel` loads its segments and
+    /// enters the note's 32-bit entry point (the x86/HVM direct boot ABI).
+    ElfPvh,
 }

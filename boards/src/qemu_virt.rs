@@ -7,6 +7,7 @@ pub const BOARD: Board = Board {
     name: "qemu-virt",
     description: "QEMU virt, aarch64 (Cortex-A72), device tree from the boot loader",
     target: "aarch64-unknown-none",
+    kernel_feature: None,
     // Fixed by QEMU's virt memory map; the device tree's /chosen stdout-path names the same UART.
     early_console: Console::Pl011 { base: 0x0900_0000 },
     devices: DeviceSource::DeviceTreeFromBootLoader,
@@ -15,6 +16,7 @@ pub const BOARD: Board = Board {
         machine: "virt",
         cpu: "cortex-a72",
         memory_mib: 512,
+        accelerators: &[],
         virtio_transport: VirtioTransport::Mmio,
         kernel_format: KernelFormat::Arm64Image,
         // Semihosting lets the kernel exit QEMU with a failure code.

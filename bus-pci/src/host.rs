@@ -17,7 +17,7 @@ use crate::scan;
 use crate::tree;
 
 registry::register_driver!(PCI_HOST_ECAM_DRIVER = registry::Driver {
-    name: "pci-host-ecam",
+    name: "pci-ecam",
     matches: &[Match::Compatible("pci-host-ecam-generic")],
     priority: 0,
     probe: probe_ecam_host,

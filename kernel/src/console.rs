@@ -1,36 +1,61 @@
-//! The kernel console: a PL011 UART behind a lock, the `print!` and
-//! `println!` macros, and the backend of the `log` crate.
+//! The kernel console: the board's early UART behind a lock, the `print!`
+//! and `println!` macros, and the backend of the `log` crate.
 //!
 //! Output before [`init`] is dropped.
 
+use boards::Console;
 use core::fmt::{self, Write};
-use pl011::Pl011;
 use spin::Mutex;
 
-static CONSOLE: Mutex<Option<Pl011>> = Mutex::new(None);
+/// The UART kind the boards of this architecture have.
+#[cfg(target_arch = "aarch64")]
+type Uart = pl011::Pl011;
+#[cfg(target_arch = "x86_64")]
+type Uart = uart16550::Uart16550<uart16550::PortIo>;
+
+static CONSOLE: Mutex<Option<Uart>> = Mutex::new(None);
 
 /// Sends log records to the console as `[LEVEL] target: message`.
 struct ConsoleLogger;
 
 static LOGGER: ConsoleLogger = ConsoleLogger;
 
-/// Starts the console on the PL011 at `uart_base` and makes it the `log`
+/// Starts the console on the UART `console` names and makes it the `log`
 /// backend, letting records up to `max_level` through.
 ///
 /// # Safety
 ///
-/// `uart_base` must be the address of a PL011 register block, mapped as
-/// device memory (the boot identity map covers the MMIO of QEMU virt), that
-/// nothing else drives.
-pub unsafe fn init(uart_base: usize, max_level: log::LevelFilter) {
-    // SAFETY: the caller vouches for `uart_base`.
-    let mut uart = unsafe { Pl011::new(uart_base) };
+/// `console` must name a UART the machine has, that nothing else drives: a
+/// PL011 register block mapped as device memory (the boot identity map
+/// covers the MMIO of QEMU virt), or the I/O ports of a 16550.
+pub unsafe fn init(console: Console, max_level: log::LevelFilter) {
+    // SAFETY: the caller vouches for `console`.
+    let mut uart = unsafe { open(console) };
     uart.init();
     *CONSOLE.lock() = Some(uart);
     // Fails only if a logger is already set: by an earlier `init`, which
     // installed this same logger.
     let _ = log::set_logger(&LOGGER);
     log::set_max_level(max_level);
+}
+
+/// The driver for `console`.
+///
+/// # Safety
+///
+/// As for [`init`].
+unsafe fn open(console: Console) -> Uart {
+    match console {
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: the caller vouches for the register block.
+        Console::Pl011 { base } => unsafe { pl011::Pl011::new(base as usize) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the caller vouches for the ports.
+        Console::Uart16550 { port } => uart16550::Uart16550::new(unsafe { uart16550::PortIo::new(port) }),
+        // A board file of this architecture naming another's UART: there is
+        // nothing to report on, but the panic's exit status tells.
+        other => panic!("console {other:?} cannot be driven on this architecture"),
+    }
 }
 
 /// Writes formatted text to the console; what `print!` expands to.

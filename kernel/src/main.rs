@@ -16,45 +16,70 @@ mod shell;
 // Drivers register themselves; naming the crates is all it takes to link them in.
 use pl011 as _;
 use virtio as _;
+use virtio_gpu as _;
+use virtio_blk as _;
+use virtio_net as _;
+use bus_pci as _;
 
-use boards::{Board, Console, DeviceSource};
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use boards::{Board, DeviceSource};
+use registry::Bus;
 
 #[cfg(target_arch = "aarch64")]
 const BOARD: &Board = &boards::qemu_virt::BOARD;
+// x86 boards have no device tree to tell them apart at run time: the build picks one.
+#[cfg(all(target_arch = "x86_64", feature = "board-q35", not(feature = "board-pc")))]
+const BOARD: &Board = &boards::qemu_q35::BOARD;
+#[cfg(all(target_arch = "x86_64", feature = "board-pc", not(feature = "board-q35")))]
+const BOARD: &Board = &boards::qemu_pc::BOARD;
+#[cfg(all(target_arch = "x86_64", feature = "board-q35", feature = "board-pc"))]
+compile_error!("features board-q35 and board-pc both on: an x86-64 kernel is for one board");
+#[cfg(all(target_arch = "x86_64", not(any(feature = "board-q35", feature = "board-pc"))))]
+compile_error!("an x86-64 kernel needs a board feature (board-q35 or board-pc); cargo xtask build --board NAME passes it");
 
 /// Called by the architecture's entry code with the MMU on and a stack, with the boot loader's
-/// device-tree address (0 when there is none).
+/// device-tree address (0 when there is none, as on x86).
 fn kernel_main(dtb_phys: usize) -> ! {
-    match BOARD.early_console {
-        // SAFETY: the board file names the UART its machine has at that address, and the boot
-        // identity map covers it as device memory.
-        Console::Pl011 { base } => unsafe { console::init(base as usize, log::LevelFilter::Info) },
-    }
+    // SAFETY: the board file names the UART its machine has: a PL011 the boot identity map
+    // covers as device memory, or a 16550 at its I/O ports.
+    unsafe { console::init(BOARD.early_console, log::LevelFilter::Info) };
     heap::init();
     println!("test-kernel: {} ({})", BOARD.name, BOARD.description);
 
-    let buses = match BOARD.devices {
-        DeviceSource::DeviceTreeFromBootLoader => {
-            // SAFETY: the boot protocol hands over a DTB at `dtb_phys` in RAM, which the
-            // identity map covers; the kernel never writes to it.
-            let blob = unsafe { platform::boot_dtb(dtb_phys) };
-            match blob.and_then(|b| bus_dt::DtBus::new(b).map_err(|e| alloc::format!("{e}"))) {
-                Ok(bus) => bus,
-                Err(e) => {
-                    println!("test-kernel: no usable device tree at {dtb_phys:#x}: {e}");
-                    arch::exit_failure(2)
-                }
-            }
+    let buses: Vec<Box<dyn Bus>> = match BOARD.devices {
+        DeviceSource::DeviceTreeFromBootLoader => alloc::vec![Box::new(boot_device_tree(dtb_phys))],
+        DeviceSource::Pci(config) => {
+            log::warn!("PCI ({config:x?}): enumeration arrives with bus-pci; probing no buses");
+            Vec::new()
         }
     };
-    if let Some(model) = buses.model() {
-        println!("device tree: {model}, console {}", buses.chosen_stdout_path().unwrap_or("?"));
-    }
+    let buses: Vec<&dyn Bus> = buses.iter().map(Box::as_ref).collect();
 
     let start = arch::now_ns();
-    let mut registry = registry::probe_all(&platform::PLATFORM, &[&buses]);
+    let mut registry = registry::probe_all(&platform::PLATFORM, &buses);
     let elapsed_us = (arch::now_ns() - start) / 1000;
     println!("probe_all took {elapsed_us} us");
     print!("{}", registry::lsdev::text(&registry));
     shell::run(&mut registry)
+}
+
+/// The device tree the boot loader passed at `dtb_phys`, as a bus; the run ends if there is none.
+fn boot_device_tree(dtb_phys: usize) -> bus_dt::DtBus<'static> {
+    // SAFETY: the boot protocol hands over a DTB at `dtb_phys` in RAM, which the
+    // identity map covers; the kernel never writes to it.
+    let blob = unsafe { platform::boot_dtb(dtb_phys) };
+    match blob.and_then(|b| bus_dt::DtBus::new(b).map_err(|e| alloc::format!("{e}"))) {
+        Ok(bus) => {
+            if let Some(model) = bus.model() {
+                println!("device tree: {model}, console {}", bus.chosen_stdout_path().unwrap_or("?"));
+            }
+            bus
+        }
+        Err(e) => {
+            println!("test-kernel: no usable device tree at {dtb_phys:#x}: {e}");
+            arch::exit_failure(2)
+        }
+    }
 }

@@ -121,7 +121,7 @@ impl DeviceNode {
     pub fn ids_label(&self) -> String {
         match &self.ids {
             DeviceIds::Compatible(list) => list.first().cloned().unwrap_or_default(),
-            DeviceIds::Pci(p) => alloc::format!("{:04x}:{:04x} class {:06x}", p.vendor, p.device, p.class),
+            DeviceIds::Pci(p) => alloc::format!("{:04x}:{:04x} {:06x}", p.vendor, p.device, p.class),
             DeviceIds::Virtio { device_id } => alloc::format!("virtio id {device_id}"),
             DeviceIds::None => String::new(),
         }

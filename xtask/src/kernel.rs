@@ -24,13 +24,17 @@ pub fn build(board: &Board) -> XtaskResult<PathBuf> {
             cargo.env_remove(key);
         }
     }
+    cargo.args(["build", "--release", "--package", "test-kernel", "--target", board.target]);
+    // Boards that share a target are told apart by a feature of the kernel.
+    if let Some(feature) = board.kernel_feature {
+        cargo.args(["--features", feature]);
+    }
     let status = cargo
         .current_dir(&root)
         .env("RUSTC", "/usr/bin/rustc")
         .env("RUSTC_BOOTSTRAP", "1")
         // Debian's rust-lld may point at an lld that is not installed; ld.lld (package lld) is.
         .env(format!("CARGO_TARGET_{}_LINKER", board.target.to_uppercase().replace('-', "_")), "/usr/bin/ld.lld")
-        .args(["build", "--release", "--package", "test-kernel", "--target", board.target])
         .args(["-Zbuild-std=core,alloc", "-Zbuild-std-features=compiler-builtins-mem"])
         .arg("--target-dir")
         .arg(&target_dir)
@@ -54,5 +58,6 @@ pub fn build(board: &Board) -> XtaskResult<PathBuf> {
             }
             Ok(image)
         }
+        KernelFormat::ElfPvh => Ok(elf),
     }
 }

@@ -10,6 +10,7 @@
 mod boot_tests;
 mod kernel;
 mod qemu;
+mod qmp;
 mod setup;
 
 use std::fmt;

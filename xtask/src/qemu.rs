@@ -6,7 +6,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use boards::Board;
+use boards::{Board, DeviceSource};
 
 use crate::{fail, scratch_dir, XtaskResult};
 
@@ -43,6 +43,12 @@ pub fn machine_command(board: &Board, options: &Options, machine_suffix: &str) -
     let mut cmd = Command::new(q.binary);
     cmd.arg("-M").arg(format!("{}{machine_suffix}", q.machine));
     cmd.args(["-cpu", q.cpu, "-m", &q.memory_mib.to_string()]);
+    // The board's accelerators, unless the run picks its own (`-- -accel tcg`).
+    if !options.extra.iter().any(|arg| arg == "-accel") {
+        for accelerator in q.accelerators {
+            cmd.args(["-accel", accelerator]);
+        }
+    }
     cmd.args(["-display", "none", "-monitor", "none", "-serial", "stdio"]);
     cmd.args(q.extra_args);
     if options.modern_mmio {
@@ -80,6 +86,9 @@ pub fn run_interactive(board: &Board, image: &Path, options: &Options) -> XtaskR
 
 /// Has QEMU write the device tree it would give the kernel.
 pub fn dump_dtb(board: &Board, options: &Options, out: &Path) -> XtaskResult {
+    if board.devices != DeviceSource::DeviceTreeFromBootLoader {
+        return Err(fail(format!("QEMU gives {} no device tree", board.name)));
+    }
     let mut cmd = machine_command(board, options, &format!(",dumpdtb={}", out.display()));
     let output = cmd.output().map_err(|e| fail(format!("cannot start {}: {e}", board.qemu.binary)))?;
     if !output.status.success() || !out.exists() {

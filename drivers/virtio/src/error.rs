@@ -16,6 +16,10 @@ pub enum VirtioError {
     /// The register window cannot hold the virtio-mmio registers.
     WindowTooSmall { size: usize },
     Register(OutOfWindow),
+    /// A virtio-pci function without the modern capability `what` (common/notify/ISR config).
+    PciCapabilityMissing(&'static str),
+    /// A virtio-pci capability that points outside its BAR or is malformed.
+    PciCapabilityInvalid { offset: u16, reason: &'static str },
     ConfigOutOfRange { offset: usize, width: usize, size: usize },
     ConfigMisaligned { offset: usize, width: usize },
     /// The config generation changed during every attempt to read a consistent snapshot.
@@ -60,6 +64,10 @@ impl fmt::Display for VirtioError {
             VirtioError::UnsupportedMmioVersion(version) => write!(f, "unsupported virtio-mmio version {version}"),
             VirtioError::WindowTooSmall { size } => write!(f, "register window of {size:#x} bytes is too small"),
             VirtioError::Register(outside) => write!(f, "{outside}"),
+            VirtioError::PciCapabilityMissing(what) => write!(f, "no virtio-pci {what} capability (legacy-only device?)"),
+            VirtioError::PciCapabilityInvalid { offset, reason } => {
+                write!(f, "virtio-pci capability at {offset:#x}: {reason}")
+            }
             VirtioError::ConfigOutOfRange { offset, width, size } => write!(
                 f,
                 "config access at {offset:#x} (width {width}) beyond the device's {size}-byte config space"

@@ -1,15 +1,18 @@
-//! Shared virtio code (virtio 1.2) and the virtio-mmio bus driver.
+//! Shared virtio code (virtio 1.2) and the virtio-mmio and virtio-pci bus drivers.
 //!
 //! Virtio device drivers (net, blk, gpu, ...) are written once against the [`Transport`] trait
 //! and never learn which transport they sit on:
 //!
-//! - A virtio bus driver (virtio-mmio here; virtio-pci later) creates one child device per
+//! - A virtio bus driver (virtio-mmio for `virtio,mmio` DT nodes, virtio-pci for PCI functions
+//!   1af4:1000-107f) creates one child device per
 //!   virtio device, with a [`VirtioDevice`] as its `bus_data`. The device's driver takes it with
 //!   `ctx.take_bus_data::<virtio::VirtioDevice>()`.
 //! - The driver brings the device up with [`init_device`] (reset, ACKNOWLEDGE, DRIVER, feature
 //!   negotiation, FEATURES_OK), creates its queues with [`VirtQueue::new`], then calls
 //!   [`finish_init`] (DRIVER_OK). Every error is a [`VirtioError`]; after one, the driver calls
 //!   [`fail_device`] (init_device and [`VirtQueue::wait_used`] do so themselves).
+//! - The driver keeps the transport and the DMA memory the device knows about in a
+//!   [`LiveDevice`], whose drop resets the device before freeing the memory.
 //! - Requests go through [`VirtQueue::add`] (a descriptor chain), [`VirtQueue::notify`], and
 //!   [`VirtQueue::pop_used`] / [`VirtQueue::wait_used`], which validate everything the device
 //!   writes back.
@@ -37,7 +40,9 @@ mod error;
 pub mod features;
 pub mod ids;
 mod init;
+mod live;
 pub mod mmio;
+pub mod pci;
 mod queue;
 #[cfg(any(test, feature = "testing"))]
 pub mod sim;
@@ -46,5 +51,6 @@ mod transport;
 
 pub use error::VirtioError;
 pub use init::{fail_device, finish_init, init_device, Negotiated};
+pub use live::LiveDevice;
 pub use queue::{Buffer, Used, VirtQueue, MAX_QUEUE_SIZE};
 pub use transport::{check_config_access, QueueAddresses, Transport, VirtioDevice, RESET_TIMEOUT_NS};

@@ -2,11 +2,12 @@
 //! device, and the `bus_data` every virtio bus driver hands to the device's driver.
 
 use alloc::boxed::Box;
+use alloc::vec::Vec;
 
 use registry::wait::poll_until;
-use registry::Platform;
+use registry::{BusAddress, DeviceIds, DeviceSpec, Irq, Platform};
 
-use crate::VirtioError;
+use crate::{ids, VirtioError};
 
 /// How long [`Transport::reset`] waits for the device to read back status 0.
 pub const RESET_TIMEOUT_NS: u64 = 100_000_000;
@@ -148,4 +149,16 @@ pub fn check_config_access(offset: usize, width: usize, size: usize) -> Result<(
 /// `ctx.take_bus_data::<virtio::VirtioDevice>()`.
 pub struct VirtioDevice {
     pub transport: Box<dyn Transport>,
+}
+
+impl VirtioDevice {
+    /// The registry device for this virtio device, named by type (`virtio-net`), matched by its
+    /// virtio device ID, raising `irqs` (its transport's lines), carrying itself as `bus_data`.
+    pub(crate) fn into_child(self, irqs: Vec<Irq>) -> DeviceSpec {
+        let device_id = self.transport.device_id();
+        let mut child = DeviceSpec::new(ids::device_name(device_id), BusAddress::Virtio, DeviceIds::Virtio { device_id });
+        child.irqs = irqs;
+        child.bus_data = Some(Box::new(self));
+        child
+    }
 }

@@ -2,16 +2,17 @@
 //! `VirtioDevice` the bus driver attached, brings the device up, and the test reads back the
 //! register block (plain host memory) to check what was programmed, for version 1 and 2.
 
+mod common;
+
 use registry::mmio::MmioWindow;
-use registry::{Bus, BusAddress, BusError, DeviceIds, DeviceSpec, DeviceState, Driver, Match, MmioRegion};
-use registry::{ProbeContext, ProbeError, Registry};
+use registry::{Bus, BusAddress, BusError, DeviceIds, DeviceSpec, DeviceState, MmioRegion};
+use registry::Registry;
 use virtio::sim::{SimPlatform, DEFAULT_DMA_BASE};
-use virtio::{Buffer, Transport, VirtQueue, VirtioDevice, VirtioError};
+use virtio::{Buffer, VirtioError};
 
 const SLOT_BASE: u64 = 0x1000_0000;
 const SLOT_SIZE: usize = 0x200;
-const F_FLUSH: u64 = 1 << 9;
-const QUEUE_SIZE: u64 = 128;
+const QUEUE_SIZE: u64 = common::test_blk::QUEUE_SIZE as u64;
 const CAPACITY: u64 = 0x1_2345_6789;
 
 // Register offsets (virtio 1.2, 4.2.2 and 4.2.4).
@@ -34,33 +35,7 @@ const QUEUE_DRIVER: usize = 0x090;
 const QUEUE_DEVICE: usize = 0x0a0;
 const CONFIG: usize = 0x100;
 
-registry::register_driver!(TEST_BLK = Driver {
-    name: "test-blk",
-    matches: &[Match::Virtio(virtio::ids::BLOCK)],
-    priority: 0,
-    probe: probe_blk,
-    remove: None,
-});
-
-/// What the test driver keeps: the transport and its one queue.
-struct Bound {
-    transport: Box<dyn Transport>,
-    queue: VirtQueue,
-}
-
-fn probe_blk(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
-    let device = ctx.take_bus_data::<VirtioDevice>().ok_or_else(|| ProbeError::failed("no VirtioDevice"))?;
-    let mut transport = device.transport;
-    let negotiated = virtio::init_device(transport.as_mut(), F_FLUSH, ctx.platform).map_err(ProbeError::failed)?;
-    let queue = VirtQueue::new(transport.as_mut(), ctx.platform, 0, QUEUE_SIZE as u16).map_err(|error| {
-        virtio::fail_device(transport.as_mut());
-        ProbeError::failed(error)
-    })?;
-    virtio::finish_init(transport.as_mut()).map_err(ProbeError::failed)?;
-    ctx.set_info("features", format!("{:#x}", negotiated.features));
-    ctx.set_driver_data(Bound { transport, queue });
-    Ok(())
-}
+registry::register_driver!(TEST_BLK = common::test_blk::DRIVER);
 
 /// One virtio-mmio slot holding a block device, with `registers` preset on top of the basics.
 fn slot(version: u32, registers: &[(usize, u32)]) -> &'static mut [u32] {
@@ -128,7 +103,7 @@ fn modern_bring_up_programs_64_bit_ring_addresses_and_queue_ready() {
     assert_eq!(device, (driver + 6 + 2 * QUEUE_SIZE).next_multiple_of(4));
     assert_eq!((reg(GUEST_PAGE_SIZE), reg(QUEUE_PFN)), (0, 0), "legacy registers untouched");
 
-    let (_, bound) = registry.driver_data::<Bound>().next().expect("driver data kept");
+    let (_, bound) = registry.driver_data::<common::test_blk::Bound>().next().expect("driver data kept");
     bound.queue.add(&[Buffer::readable(0x1000, 16)]).unwrap();
     bound.queue.notify(bound.transport.as_ref()).unwrap();
     assert_eq!(reg(QUEUE_NOTIFY), 0, "queue 0 notified");
@@ -159,7 +134,7 @@ fn legacy_bring_up_programs_page_size_alignment_and_pfn() {
     assert!(pfn << 12 >= DEFAULT_DMA_BASE, "the ring's bus address, by page: {pfn:#x}");
     assert_eq!((reg(QUEUE_READY), address(&registers, QUEUE_DESC)), (0, 0), "modern registers untouched");
 
-    let (_, bound) = registry.driver_data::<Bound>().next().expect("driver data kept");
+    let (_, bound) = registry.driver_data::<common::test_blk::Bound>().next().expect("driver data kept");
     assert_eq!(bound.transport.config_generation(), Ok(None));
     assert_eq!(bound.transport.read_config_u64(0), Ok(CAPACITY));
 }

@@ -8,9 +8,9 @@ use alloc::boxed::Box;
 use alloc::string::String;
 
 use registry::mmio::MmioWindow;
-use registry::{BusAddress, DeviceIds, DeviceSpec, Match, ProbeContext, ProbeError};
+use registry::{Match, ProbeContext, ProbeError};
 
-use crate::{ids, Transport, VirtioDevice};
+use crate::{Transport, VirtioDevice};
 pub use transport::{MmioTransport, MmioVersion};
 
 registry::register_driver!(VIRTIO_MMIO_DRIVER = registry::Driver {
@@ -35,10 +35,8 @@ fn probe(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
         MmioVersion::Modern => "virtio-mmio v2",
     });
 
-    let mut child = DeviceSpec::new(ids::device_name(device_id), BusAddress::Virtio, DeviceIds::Virtio { device_id });
     // The virtio device raises its interrupts through the transport's line.
-    child.irqs = ctx.device.irqs.clone();
-    child.bus_data = Some(Box::new(VirtioDevice { transport: Box::new(transport) }));
-    ctx.add_child(child);
+    let device = VirtioDevice { transport: Box::new(transport) };
+    ctx.add_child(device.into_child(ctx.device.irqs.clone()));
     Ok(())
 }

@@ -30,14 +30,16 @@
 
 mod block;
 mod device;
+pub mod gpu;
 mod handle;
+pub mod net;
 mod platform;
 mod ring;
 mod transport;
 
 use alloc::vec::Vec;
 
-pub use block::BlockModel;
+pub use block::{BlockDisk, BlockFault, BlockModel, STATUS_IOERR, STATUS_UNSUPP};
 pub use device::{CompletionOrder, Interface, Misbehaviour};
 pub use handle::SimDevice;
 pub use platform::{SimPlatform, DEFAULT_DMA_BASE};

@@ -2,6 +2,8 @@
 //! built in DMA memory.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod test_blk;
+
 use registry::DmaBuffer;
 use virtio::dma::DmaAccess;
 use virtio::sim::{BlockModel, Interface, SimDevice, SimPlatform, SimTransport};

@@ -1,107 +1,44 @@
-//! `cargo xtask test`: the host unit tests, then boots under QEMU that assert on what the
-//! kernel printed and compare the kernel's `lsdev --json` with the host's prediction.
+//! Boot tests of the device tree, the registry and lsdev: what the kernel found and bound
+//! matches the host's prediction from the same DTB, virtio devices sit under their slots.
 
 use std::collections::BTreeMap;
-use std::process::Command;
-use std::time::Duration;
+use std::path::Path;
 
 use boards::Board;
 use serde_json::Value;
 
-use crate::qemu::{self, Options, Session};
-use crate::{fail, kernel, scratch_dir, workspace_root, XtaskResult};
+use super::{any_board, boot_and_run, by_path, has_device_tree, parse_json_block, BootTest};
+use crate::qemu::{self, Options};
+use crate::{fail, scratch_dir, XtaskResult};
 
-/// The test kernel's shell prompt.
-const PROMPT: &str = "kernel> ";
-const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
-
-pub fn host_tests() -> XtaskResult {
-    eprintln!("xtask: host tests (cargo test --workspace --exclude test-kernel)");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(workspace_root())
-        .args(["test", "--workspace", "--exclude", "test-kernel"])
-        .status()
-        .map_err(|e| fail(format!("cannot run cargo test: {e}")))?;
-    if !status.success() {
-        return Err(fail("host tests failed"));
-    }
-    Ok(())
-}
-
-/// One boot test: a name and what it checks.
-struct BootTest {
-    name: &'static str,
-    run: fn(&Board, &std::path::Path) -> XtaskResult,
-}
-
-const BOOT_TESTS: &[BootTest] = &[
+pub const TESTS: &[BootTest] = &[
     BootTest {
         name: "lsdev over legacy virtio-mmio matches the host's prediction",
-        run: |b, i| lsdev_matches_host(b, i, "legacy", false, &[]),
+        applies: has_device_tree,
+        run: |b, i| lsdev_matches_host(b, i, "legacy", false, &[]).map(drop),
     },
     BootTest {
         name: "lsdev over modern virtio-mmio matches the host's prediction",
-        run: |b, i| lsdev_matches_host(b, i, "modern", true, &[]),
+        applies: has_device_tree,
+        run: |b, i| lsdev_matches_host(b, i, "modern", true, &[]).map(drop),
     },
     BootTest {
         name: "lsdev with GICv3 and 2 CPUs matches the host's prediction",
-        run: |b, i| lsdev_matches_host(b, i, "gicv3-smp2", true, &["-M", "gic-version=3", "-smp", "2"]),
+        applies: has_device_tree,
+        run: |b, i| lsdev_matches_host(b, i, "gicv3-smp2", true, &["-M", "gic-version=3", "-smp", "2"]).map(drop),
     },
-    BootTest { name: "shell answers help and rejects unknown commands", run: shell_commands },
+    BootTest {
+        name: "virtio-pci behind a PCIe root port and on the root bus, beside virtio-mmio",
+        applies: has_device_tree,
+        run: pci_beside_mmio,
+    },
+    BootTest { name: "shell answers help and rejects unknown commands", applies: any_board, run: shell_commands },
 ];
-
-pub fn run_all(board: &Board) -> XtaskResult {
-    let image = kernel::build(board)?;
-    let (mut passed, mut failed) = (0, 0);
-    for test in BOOT_TESTS {
-        eprintln!("xtask: boot test [{}]: {} ...", board.name, test.name);
-        match (test.run)(board, &image) {
-            Ok(()) => {
-                passed += 1;
-                eprintln!("xtask: boot test [{}]: {} ... ok", board.name, test.name);
-            }
-            Err(e) => {
-                failed += 1;
-                eprintln!("xtask: boot test [{}]: {} ... FAILED\n{e}", board.name, test.name);
-            }
-        }
-    }
-    println!("boot tests: {passed} passed, {failed} failed");
-    if failed > 0 {
-        return Err(fail(format!("{failed} boot test(s) failed")));
-    }
-    Ok(())
-}
-
-/// Boots, waits for the shell, runs `commands`, powers off; returns each command's output.
-fn boot_and_run(board: &Board, image: &std::path::Path, options: &Options, commands: &[&str], log_name: &str) -> XtaskResult<Vec<String>> {
-    let mut session = Session::start(qemu::boot_command(board, image, options))?;
-    let result = (|| {
-        session.expect("probe_all:", BOOT_TIMEOUT)?;
-        session.expect(PROMPT, BOOT_TIMEOUT)?;
-        let mut outputs = Vec::new();
-        for command in commands {
-            session.send_line(command)?;
-            let output = session.expect(PROMPT, COMMAND_TIMEOUT)?;
-            outputs.push(output.trim_end_matches(PROMPT).to_string());
-        }
-        session.send_line("poweroff")?;
-        let code = session.wait_exit(COMMAND_TIMEOUT)?;
-        if code != 0 {
-            return Err(fail(format!("QEMU exited with {code} after poweroff")));
-        }
-        Ok(outputs)
-    })();
-    let log = scratch_dir()?.join(format!("{log_name}.log"));
-    let _ = std::fs::write(&log, session.output());
-    result.map_err(|e| fail(format!("{e}\n(serial log: {})", log.display())))
-}
 
 /// Boots with the default devices (plus `extra` QEMU arguments) and checks the kernel's view
 /// against the host's prediction from the DTB QEMU dumps for the same options.
-fn lsdev_matches_host(board: &Board, image: &std::path::Path, mode: &str, modern: bool, extra: &[&str]) -> XtaskResult {
+/// Returns the kernel's `lsdev --json` for further checks.
+fn lsdev_matches_host(board: &Board, image: &Path, mode: &str, modern: bool, extra: &[&str]) -> XtaskResult<Value> {
     let mut options = Options::with_default_devices(board)?;
     options.modern_mmio = modern;
     options.extra = extra.iter().map(|s| s.to_string()).collect();
@@ -118,7 +55,52 @@ fn lsdev_matches_host(board: &Board, image: &std::path::Path, mode: &str, modern
     let host_devices = by_path(&predicted)?;
     let kernel_devices = by_path(&kernel)?;
     compare_dt_devices(&host_devices, &kernel_devices)?;
-    check_virtio_mmio(&kernel_devices, tree, modern)
+    check_virtio_mmio(&kernel_devices, tree, modern)?;
+    Ok(kernel)
+}
+
+/// QEMU virt's PCIe host with a virtio-net-pci on the root bus and a virtio-blk-pci behind a
+/// root port, beside the virtio-mmio devices: the kernel numbers the bus, assigns the BARs
+/// and bridge window, and virtio-pci binds both functions with their swizzled INTx.
+fn pci_beside_mmio(board: &Board, image: &Path) -> XtaskResult {
+    let disk = scratch_dir()?.join("pci-test-disk.img");
+    std::fs::write(&disk, vec![0u8; 1 << 20]).map_err(|e| fail(format!("cannot create {}: {e}", disk.display())))?;
+    let drive = format!("if=none,id=pcidisk,format=raw,file={}", disk.display());
+    let extra = [
+        "-device", "pcie-root-port,id=rp1,bus=pcie.0,chassis=1",
+        "-device", "virtio-blk-pci,bus=rp1,drive=pcidisk",
+        "-drive", &drive,
+        "-netdev", "user,id=pcinet",
+        "-device", "virtio-net-pci,netdev=pcinet",
+    ];
+    let kernel = lsdev_matches_host(board, image, "pci", true, &extra)?;
+    let devices = by_path(&kernel)?;
+    let expect = |path: &str, driver: Option<&str>, intid: Option<u64>| -> XtaskResult {
+        let device = devices.get(path).ok_or_else(|| fail(format!("no device {path}")))?;
+        let found = (device["driver"].as_str(), device["outcome"].as_str(), device["interrupts"][0]["intid"].as_u64());
+        let wanted = (driver, Some(if driver.is_some() { "bound" } else { "no driver" }), intid);
+        if found != wanted {
+            return Err(fail(format!("{path}: {found:?}, expected {wanted:?}: {}", device["reason"])));
+        }
+        Ok(())
+    };
+    expect("/pcie@10000000", Some("pci-ecam"), None)?;
+    // QEMU virt routes device d's INTA to SPI 3 + d % 4; behind the root port at 00:01.0,
+    // 01:00.0's INTA swizzles to the port's INTA: SPI 4, INTID 36.
+    expect("/pcie@10000000/00:01.0/01:00.0", Some("virtio-pci"), Some(36))?;
+    expect("/pcie@10000000/00:02.0", Some("virtio-pci"), Some(37))?;
+    // The virtio devices below them raise the function's INTx (whichever driver binds them).
+    for (path, intid) in [("/pcie@10000000/00:01.0/01:00.0/virtio-blk", 36), ("/pcie@10000000/00:02.0/virtio-net", 37)] {
+        let device = devices.get(path).ok_or_else(|| fail(format!("no device {path}")))?;
+        if device["interrupts"][0]["intid"].as_u64() != Some(intid) {
+            return Err(fail(format!("{path}: interrupts {}, expected INTID {intid}", device["interrupts"])));
+        }
+    }
+    let blk = devices["/pcie@10000000/00:01.0/01:00.0"];
+    if blk["reg"].as_array().is_none_or(|r| r.is_empty()) {
+        return Err(fail(format!("the function behind the root port has no assigned BAR: {blk}")));
+    }
+    Ok(())
 }
 
 /// Every device the host found in the DTB is in the kernel's list with the same description,
@@ -199,7 +181,7 @@ fn check_virtio_mmio(kernel: &BTreeMap<String, &Value>, tree: &str, modern: bool
     Ok(())
 }
 
-fn shell_commands(board: &Board, image: &std::path::Path) -> XtaskResult {
+fn shell_commands(board: &Board, image: &Path) -> XtaskResult {
     let mut options = Options::with_default_devices(board)?;
     options.net = false;
     options.gpu = false;
@@ -215,14 +197,3 @@ fn shell_commands(board: &Board, image: &std::path::Path) -> XtaskResult {
     Ok(())
 }
 
-/// The `{"devices":[...]}` block in a command's output.
-fn parse_json_block(output: &str) -> XtaskResult<Value> {
-    let start = output.find("{\"devices\"").ok_or_else(|| fail(format!("no JSON in output:\n{output}")))?;
-    let end = output.rfind("]}").ok_or_else(|| fail("unterminated JSON"))? + 2;
-    serde_json::from_str(&output[start..end]).map_err(|e| fail(format!("kernel JSON does not parse: {e}")))
-}
-
-fn by_path(json: &Value) -> XtaskResult<BTreeMap<String, &Value>> {
-    let devices = json["devices"].as_array().ok_or_else(|| fail("JSON without a devices array"))?;
-    Ok(devices.iter().filter_map(|d| Some((d["path"].as_str()?.to_string(), d))).collect())
-}

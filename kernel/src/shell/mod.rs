@@ -1,27 +1,43 @@
 //! A small serial shell: the commands tests (and people) use to look at and drive devices.
+//!
+//! Each command group lives in its own file below and registers its commands with
+//! [`shell_command!`]; `help` lists them all.
+
+mod gpu;
+mod net;
+mod blk;
+mod system;
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use registry::Registry;
 
-use crate::{arch, console};
+use crate::console;
 
 const PROMPT: &str = "kernel> ";
 /// Longer lines are cut: nothing here needs more, and the buffer must stay bounded.
 const MAX_LINE: usize = 256;
 
-struct Command {
-    name: &'static str,
-    usage: &'static str,
-    run: fn(&mut Registry, &[&str]),
+pub struct Command {
+    pub name: &'static str,
+    /// One line for `help`: the syntax, padded, then what it does.
+    pub usage: &'static str,
+    pub run: fn(&mut Registry, &[&str]),
 }
 
-const COMMANDS: &[Command] = &[
-    Command { name: "help", usage: "help                 this list", run: help },
-    Command { name: "lsdev", usage: "lsdev [--json]       the device tree, drivers and probe outcomes", run: lsdev },
-    Command { name: "poweroff", usage: "poweroff             power the machine off", run: |_, _| arch::poweroff() },
-];
+/// Every command, collected by the linker from the `shell_command!`s below.
+#[linkme::distributed_slice]
+pub static COMMANDS: [Command];
+
+/// Registers a shell command: `shell_command!(NAME = Command { .. });`.
+macro_rules! shell_command {
+    ($static_name:ident = $command:expr) => {
+        #[linkme::distributed_slice($crate::shell::COMMANDS)]
+        static $static_name: $crate::shell::Command = $command;
+    };
+}
+pub(crate) use shell_command;
 
 /// Reads commands from the console forever.
 pub fn run(registry: &mut Registry) -> ! {
@@ -61,19 +77,5 @@ fn read_line() -> String {
             }
             _ => {}
         }
-    }
-}
-
-fn help(_: &mut Registry, _: &[&str]) {
-    for command in COMMANDS {
-        println!("  {}", command.usage);
-    }
-}
-
-fn lsdev(registry: &mut Registry, args: &[&str]) {
-    match args {
-        [] => print!("{}", registry::lsdev::text(registry)),
-        ["--json"] => print!("{}", registry::lsdev::json(registry)),
-        _ => println!("usage: lsdev [--json]"),
     }
 }

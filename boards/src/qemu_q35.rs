@@ -1,0 +1,29 @@
+//! QEMU q35 (x86-64, ICH9): no device tree; the devices are on PCI Express, whose configuration
+//! space the firmware maps as ECAM. Virtio devices are virtio-*-pci functions.
+
+use crate::{Board, Console, DeviceSource, KernelFormat, PciConfig, Qemu, VirtioTransport};
+
+pub const BOARD: Board = Board {
+    name: "q35",
+    description: "QEMU q35, x86-64, PCI Express (ECAM)",
+    target: "x86_64-unknown-none",
+    kernel_feature: Some("board-q35"),
+    early_console: Console::Uart16550 { port: 0x3f8 },
+    // SeaBIOS (which QEMU runs before the PVH entry) sets the MCH's PCIEXBAR to 0xb000_0000 with
+    // 256 MiB, all buses; QEMU's ACPI MCFG table then reports the same.
+    devices: DeviceSource::Pci(PciConfig::Ecam { base: 0xb000_0000, start_bus: 0, end_bus: 255 }),
+    qemu: Qemu {
+        binary: "qemu-system-x86_64",
+        machine: "q35",
+        // Works under KVM and TCG alike (`max` does not under every KVM); 1 GiB pages let the
+        // kernel map where firmware puts the 64-bit PCI window (see arch/x86_64/paging.rs).
+        cpu: "qemu64,pdpe1gb=on",
+        memory_mib: 512,
+        accelerators: &["kvm", "tcg"],
+        virtio_transport: VirtioTransport::Pci,
+        kernel_format: KernelFormat::ElfPvh,
+        // isa-debug-exit lets the kernel exit with a failure code; -no-reboot turns a triple
+        // fault (a fault before the kernel's IDT is up) into the end of the run, not a reboot.
+        extra_args: &["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-no-reboot"],
+    },
+};

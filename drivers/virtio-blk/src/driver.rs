@@ -1,0 +1,36 @@
+//! The registry driver: binds virtio block devices on any transport and reports the disk to
+//! `lsdev`.
+
+use alloc::format;
+use alloc::string::ToString;
+
+use registry::{Match, ProbeContext, ProbeError};
+use virtio::VirtioDevice;
+
+use crate::{human_size, BlockDevice};
+
+registry::register_driver!(VIRTIO_BLK_DRIVER = registry::Driver {
+    name: "virtio-blk",
+    matches: &[Match::Virtio(virtio::ids::BLOCK)],
+    priority: 0,
+    probe,
+    // Dropping the BlockDevice resets the device before its memory is freed.
+    remove: None,
+});
+
+fn probe(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
+    let device = ctx.take_bus_data::<VirtioDevice>().ok_or_else(|| ProbeError::failed("no virtio transport from the bus"))?;
+    let disk = BlockDevice::new(device.transport, ctx.platform).map_err(ProbeError::failed)?;
+    let info = disk.info();
+    ctx.set_info("capacity", format!("{} sectors ({})", info.capacity, human_size(info.capacity_bytes())));
+    ctx.set_info("block size", info.block_size.to_string());
+    ctx.set_info("id", info.id.as_deref().unwrap_or("-"));
+    ctx.set_info("read-only", yes_no(info.read_only));
+    ctx.set_info("flush", yes_no(info.flush));
+    ctx.set_driver_data(disk);
+    Ok(())
+}
+
+fn yes_no(flag: bool) -> &'static str {
+    if flag { "yes" } else { "no" }
+}

@@ -1,0 +1,21 @@
+//! The virtio-gpu driver (virtio 1.2, section 5.7): brings a GPU up on whatever virtio
+//! transport with the 2D command set and gives the kernel a framebuffer to draw into, made
+//! visible one damaged rectangle at a time.
+//!
+//! The driver binds virtio device ID 16 and keeps a [`Gpu`] as its driver data; the kernel
+//! reaches it with `registry.driver_data::<virtio_gpu::Gpu>()`. Every response type and size
+//! the device writes is checked: an error response fails the request, a response that breaks
+//! the protocol (or a lying used ring) marks the device FAILED.
+#![no_std]
+extern crate alloc;
+
+mod control;
+mod driver;
+mod error;
+mod framebuffer;
+mod gpu;
+mod protocol;
+
+pub use error::GpuError;
+pub use framebuffer::{Framebuffer, Rect, Rgb};
+pub use gpu::{DisplayMode, FlushTicket, Gpu};

@@ -1,0 +1,30 @@
+//! The registry driver: binds virtio device ID 1 on any transport and keeps the [`VirtioNet`]
+//! as the device's driver data.
+
+use alloc::format;
+use alloc::string::ToString;
+
+use registry::{Match, ProbeContext, ProbeError};
+use virtio::VirtioDevice;
+
+use crate::VirtioNet;
+
+registry::register_driver!(VIRTIO_NET_DRIVER = registry::Driver {
+    name: "virtio-net",
+    matches: &[Match::Virtio(virtio::ids::NET)],
+    priority: 0,
+    probe,
+    // Dropping the NIC resets the device before its memory is freed.
+    remove: None,
+});
+
+fn probe(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
+    let device = ctx.take_bus_data::<VirtioDevice>().ok_or_else(|| ProbeError::failed("no virtio transport"))?;
+    let mut nic = VirtioNet::new(device.transport, ctx.platform).map_err(ProbeError::failed)?;
+    ctx.set_info("mac", nic.mac().to_string());
+    ctx.set_info("link", nic.link().map_or_else(|error| format!("unknown ({error})"), |link| link.to_string()));
+    let (rx, tx) = nic.queue_sizes();
+    ctx.set_info("queues", format!("rx {rx}, tx {tx}"));
+    ctx.set_driver_data(nic);
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! The virtio-pci bus driver (virtio 1.2, section 4.1): binds PCI functions 1af4:1000-107f,
+//! finds the modern interface through the vendor capabilities, and creates the child virtio
+//! device with a [`VirtioDevice`] holding its [`PciTransport`] as `bus_data`.
+
+mod capabilities;
+mod transport;
+
+use alloc::boxed::Box;
+use alloc::format;
+
+use bus_pci::PciFunction;
+use registry::{Match, ProbeContext, ProbeError};
+
+use crate::VirtioDevice;
+pub use transport::PciTransport;
+
+/// Red Hat's vendor ID, under which every virtio device is registered.
+const VIRTIO_VENDOR: u16 = 0x1af4;
+/// Modern-only devices are 0x1040 + the virtio device ID.
+const MODERN_DEVICE_BASE: u16 = 0x1040;
+
+registry::register_driver!(VIRTIO_PCI_DRIVER = registry::Driver {
+    name: "virtio-pci",
+    matches: &[Match::PciIdRange { vendor: VIRTIO_VENDOR, first: 0x1000, last: 0x107f }],
+    priority: 0,
+    probe,
+    remove: None,
+});
+
+/// The virtio device ID of a virtio PCI function: from the PCI device ID for modern devices,
+/// from the subsystem ID for transitional ones (0x1000-0x103f; spec 4.1.2.1).
+fn virtio_device_id(function: &PciFunction) -> u32 {
+    match function.ids.device.checked_sub(MODERN_DEVICE_BASE) {
+        Some(id) => u32::from(id),
+        None => u32::from(function.ids.subsystem),
+    }
+}
+
+fn probe(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
+    let function = ctx
+        .take_bus_data::<PciFunction>()
+        .ok_or_else(|| ProbeError::failed("no PCI function handle from the PCI bus"))?;
+    let device_id = virtio_device_id(&function);
+    if device_id == 0 {
+        return Err(ProbeError::failed("virtio device ID 0 (reserved)"));
+    }
+    let transport = PciTransport::new(&function, device_id, ctx.platform).map_err(ProbeError::failed)?;
+    // Memory decoding for the capability BARs, bus mastering for the rings.
+    function.enable(true);
+    ctx.set_info("transport", format!("virtio-pci modern, notify multiplier {}", transport.notify_multiplier()));
+    let device = VirtioDevice { transport: Box::new(transport) };
+    ctx.add_child(device.into_child(ctx.device.irqs.clone()));
+    Ok(())
+}

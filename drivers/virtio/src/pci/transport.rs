@@ -1,0 +1,212 @@
+//! The modern virtio-pci transport (spec 4.1.4): common configuration, notifications at
+//! `notify base + queue_notify_off * multiplier`, the ISR byte, and device configuration, each
+//! in its own bounds-checked window.
+
+use alloc::vec::Vec;
+
+use bus_pci::PciFunction;
+use registry::mmio::MmioWindow;
+use registry::Platform;
+
+use super::capabilities::{self, Located, COMMON_CFG, DEVICE_CFG, ISR_CFG, NOTIFY_CFG};
+use crate::{check_config_access, QueueAddresses, Transport, VirtioError};
+
+// `struct virtio_pci_common_cfg` (spec 4.1.4.3).
+const DEVICE_FEATURE_SELECT: usize = 0x00;
+const DEVICE_FEATURE: usize = 0x04;
+const DRIVER_FEATURE_SELECT: usize = 0x08;
+const DRIVER_FEATURE: usize = 0x0c;
+const NUM_QUEUES: usize = 0x12;
+const DEVICE_STATUS: usize = 0x14;
+const CONFIG_GENERATION: usize = 0x15;
+const QUEUE_SELECT: usize = 0x16;
+const QUEUE_SIZE: usize = 0x18;
+const QUEUE_ENABLE: usize = 0x1c;
+const QUEUE_NOTIFY_OFF: usize = 0x1e;
+const QUEUE_DESC: usize = 0x20;
+const QUEUE_DRIVER: usize = 0x28;
+const QUEUE_DEVICE: usize = 0x30;
+/// Every field up to `queue_device`; later fields are optional.
+const COMMON_CFG_MIN: u64 = 0x38;
+
+/// A virtio-pci function's modern interface.
+#[derive(Debug)]
+pub struct PciTransport {
+    device_id: u32,
+    common: MmioWindow,
+    notify: MmioWindow,
+    notify_multiplier: u32,
+    isr: MmioWindow,
+    /// Absent when the device has no device-specific configuration.
+    device: Option<MmioWindow>,
+    /// Where each enabled queue's doorbell is in the notify window.
+    doorbells: Vec<(u16, usize)>,
+}
+
+fn map(platform: &dyn Platform, located: Located) -> Result<MmioWindow, VirtioError> {
+    MmioWindow::map(platform, located.region).map_err(VirtioError::Dma)
+}
+
+impl PciTransport {
+    /// Locates and maps the common, notify, ISR and (if present) device configuration.
+    pub fn new(function: &PciFunction, device_id: u32, platform: &dyn Platform) -> Result<Self, VirtioError> {
+        let required = |cfg_type, what| capabilities::find(function, cfg_type)?.ok_or(VirtioError::PciCapabilityMissing(what));
+        let common = required(COMMON_CFG, "common configuration")?;
+        if common.region.size < COMMON_CFG_MIN {
+            return Err(VirtioError::PciCapabilityInvalid { offset: common.capability, reason: "common configuration too short" });
+        }
+        let notify = required(NOTIFY_CFG, "notification")?;
+        let isr = required(ISR_CFG, "ISR status")?;
+        let device = capabilities::find(function, DEVICE_CFG)?;
+        Ok(PciTransport {
+            device_id,
+            notify_multiplier: capabilities::notify_multiplier(function, &notify),
+            common: map(platform, common)?,
+            notify: map(platform, notify)?,
+            isr: map(platform, isr)?,
+            device: device.map(|d| map(platform, d)).transpose()?,
+            doorbells: Vec::new(),
+        })
+    }
+
+    pub fn notify_multiplier(&self) -> u32 {
+        self.notify_multiplier
+    }
+
+    fn select_queue(&self, index: u16) -> Result<bool, VirtioError> {
+        if index >= self.common.read16(NUM_QUEUES)? {
+            return Ok(false);
+        }
+        self.common.write16(QUEUE_SELECT, index)?;
+        Ok(true)
+    }
+
+    /// Writes a 64-bit field as two 32-bit halves, low first (spec 4.1.3.1 allows it).
+    fn write64(&self, offset: usize, value: u64) -> Result<(), VirtioError> {
+        self.common.write32(offset, value as u32)?;
+        self.common.write32(offset + 4, (value >> 32) as u32)?;
+        Ok(())
+    }
+
+    fn device_config(&self, offset: usize, width: usize) -> Result<&MmioWindow, VirtioError> {
+        check_config_access(offset, width, self.config_size())?;
+        // `config_size` is 0 without a device window, so the check above refused the access.
+        self.device.as_ref().ok_or(VirtioError::ConfigOutOfRange { offset, width, size: 0 })
+    }
+}
+
+impl Transport for PciTransport {
+    fn device_id(&self) -> u32 {
+        self.device_id
+    }
+
+    fn is_legacy(&self) -> bool {
+        false
+    }
+
+    fn read_device_features(&mut self) -> Result<u64, VirtioError> {
+        let mut features = 0u64;
+        for half in 0..2u32 {
+            self.common.write32(DEVICE_FEATURE_SELECT, half)?;
+            features |= u64::from(self.common.read32(DEVICE_FEATURE)?) << (32 * half);
+        }
+        Ok(features)
+    }
+
+    fn write_driver_features(&mut self, features: u64) -> Result<(), VirtioError> {
+        for half in 0..2u32 {
+            self.common.write32(DRIVER_FEATURE_SELECT, half)?;
+            self.common.write32(DRIVER_FEATURE, (features >> (32 * half)) as u32)?;
+        }
+        Ok(())
+    }
+
+    fn get_status(&self) -> Result<u8, VirtioError> {
+        Ok(self.common.read8(DEVICE_STATUS)?)
+    }
+
+    fn set_status(&mut self, status: u8) -> Result<(), VirtioError> {
+        if status == 0 {
+            // A reset forgets every queue's setup.
+            self.doorbells.clear();
+        }
+        Ok(self.common.write8(DEVICE_STATUS, status)?)
+    }
+
+    fn max_queue_size(&mut self, index: u16) -> Result<u16, VirtioError> {
+        if !self.select_queue(index)? {
+            return Ok(0);
+        }
+        Ok(self.common.read16(QUEUE_SIZE)?)
+    }
+
+    fn set_queue(&mut self, index: u16, size: u16, rings: QueueAddresses) -> Result<(), VirtioError> {
+        if size == 0 {
+            return Err(VirtioError::ZeroQueueSize(index));
+        }
+        if !self.select_queue(index)? || self.common.read16(QUEUE_SIZE)? == 0 {
+            return Err(VirtioError::QueueNotAvailable(index));
+        }
+        if self.common.read16(QUEUE_ENABLE)? != 0 {
+            return Err(VirtioError::QueueInUse(index));
+        }
+        let doorbell = usize::from(self.common.read16(QUEUE_NOTIFY_OFF)?)
+            .checked_mul(self.notify_multiplier as usize)
+            .filter(|&offset| offset.checked_add(2).is_some_and(|end| end <= self.notify.size()))
+            .ok_or(VirtioError::PciCapabilityInvalid { offset: 0, reason: "queue doorbell outside the notify window" })?;
+        self.common.write16(QUEUE_SIZE, size)?;
+        self.write64(QUEUE_DESC, rings.desc)?;
+        self.write64(QUEUE_DRIVER, rings.driver)?;
+        self.write64(QUEUE_DEVICE, rings.device)?;
+        self.common.write16(QUEUE_ENABLE, 1)?;
+        self.doorbells.retain(|&(queue, _)| queue != index);
+        self.doorbells.push((index, doorbell));
+        Ok(())
+    }
+
+    fn queue_notify(&self, index: u16) -> Result<(), VirtioError> {
+        let &(_, doorbell) = self.doorbells.iter().find(|&&(queue, _)| queue == index).ok_or(VirtioError::QueueNotAvailable(index))?;
+        Ok(self.notify.write16(doorbell, index)?)
+    }
+
+    fn config_size(&self) -> usize {
+        self.device.as_ref().map_or(0, MmioWindow::size)
+    }
+
+    fn config_generation(&self) -> Result<Option<u32>, VirtioError> {
+        Ok(Some(u32::from(self.common.read8(CONFIG_GENERATION)?)))
+    }
+
+    fn read_config_u8(&self, offset: usize) -> Result<u8, VirtioError> {
+        Ok(self.device_config(offset, 1)?.read8(offset)?)
+    }
+
+    fn read_config_u16(&self, offset: usize) -> Result<u16, VirtioError> {
+        Ok(self.device_config(offset, 2)?.read16(offset)?)
+    }
+
+    fn read_config_u32(&self, offset: usize) -> Result<u32, VirtioError> {
+        Ok(self.device_config(offset, 4)?.read32(offset)?)
+    }
+
+    fn write_config_u8(&mut self, offset: usize, value: u8) -> Result<(), VirtioError> {
+        Ok(self.device_config(offset, 1)?.write8(offset, value)?)
+    }
+
+    fn write_config_u16(&mut self, offset: usize, value: u16) -> Result<(), VirtioError> {
+        Ok(self.device_config(offset, 2)?.write16(offset, value)?)
+    }
+
+    fn write_config_u32(&mut self, offset: usize, value: u32) -> Result<(), VirtioError> {
+        Ok(self.device_config(offset, 4)?.write32(offset, value)?)
+    }
+
+    /// Reading the ISR byte also clears it (spec 4.1.4.5), so there is nothing to acknowledge.
+    fn interrupt_status(&self) -> Result<u32, VirtioError> {
+        Ok(u32::from(self.isr.read8(0)?))
+    }
+
+    fn ack_interrupt(&self, _bits: u32) -> Result<(), VirtioError> {
+        Ok(())
+    }
+}

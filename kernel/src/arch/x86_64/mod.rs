@@ -1,0 +1,13 @@
+//! x86-64 (QEMU q35 and pc): PVH entry into long mode, identity map, exception reporting, TSC
+//! timer, power off.
+
+mod boot;
+mod exceptions;
+mod paging;
+mod port;
+mod power;
+mod timer;
+
+pub use paging::is_device_memory;
+pub use power::{exit_failure, poweroff};
+pub use timer::now_ns;

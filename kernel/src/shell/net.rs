@@ -1,0 +1,105 @@
+//! `net up`, `net echo PORT`, `net send HOST PORT BYTES SEED`, `net ping HOST [COUNT]`: smoltcp
+//! on the first virtio-net NIC, driven from the shell.
+
+mod dhcp;
+mod ping;
+mod stack;
+mod tcp;
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use registry::Registry;
+use smoltcp::wire::{IpAddress, Ipv4Address};
+use spin::Mutex;
+use virtio_net::VirtioNet;
+
+use super::{shell_command, Command};
+use stack::Stack;
+
+const USAGE: &str = "usage: net up | net echo PORT | net send HOST PORT BYTES SEED | net ping HOST [COUNT]";
+const PING_COUNT: u16 = 4;
+
+shell_command!(NET = Command {
+    name: "net",
+    usage: "net up|echo|send|ping DHCP; a TCP echo server; a TCP stream checked on its echo; ping",
+    run: net,
+});
+
+/// The interface `net up` configured; the other commands use it.
+static STACK: Mutex<Option<Stack>> = Mutex::new(None);
+
+fn net(registry: &mut Registry, args: &[&str]) {
+    let Some((path, nic)) = registry.driver_data::<VirtioNet>().next() else {
+        println!("net: no virtio-net device is bound");
+        return;
+    };
+    let mut configured = STACK.lock();
+    match (args, configured.as_mut()) {
+        (["up"], _) => up(&mut configured, path, nic),
+        (_, None) => println!("net: the interface is not up (net up)"),
+        (args, Some(stack)) => run(stack, nic, args),
+    }
+}
+
+fn run(stack: &mut Stack, nic: &mut VirtioNet, args: &[&str]) {
+    match args {
+        ["echo", port] => match port.parse() {
+            Ok(port) => echo(stack, nic, port),
+            Err(_) => println!("{USAGE}"),
+        },
+        ["send", host, port, bytes, seed] => match (host.parse(), port.parse(), bytes.parse(), seed.parse()) {
+            (Ok(host), Ok(port), Ok(bytes), Ok(seed)) => send(stack, nic, host, port, bytes, seed),
+            _ => println!("{USAGE}"),
+        },
+        ["ping", host, count @ ..] if count.len() <= 1 => {
+            match (host.parse(), count.first().map_or(Ok(PING_COUNT), |count| count.parse())) {
+                (Ok(host), Ok(count)) => ping(stack, nic, host, count),
+                _ => println!("{USAGE}"),
+            }
+        }
+        _ => println!("{USAGE}"),
+    }
+}
+
+fn up(configured: &mut Option<Stack>, path: &str, nic: &mut VirtioNet) {
+    let mut stack = Stack::new(nic);
+    match dhcp::configure(&mut stack, nic) {
+        Ok(lease) => {
+            let link = nic.link().map_or_else(|error| format!("unknown ({error})"), |link| format!("{link}"));
+            println!("net up: {path}, mac {}, link {link}", nic.mac());
+            let gateway = lease.router.map_or_else(|| String::from("none"), |router| format!("{router}"));
+            let dns: Vec<String> = lease.dns_servers.iter().map(|server| format!("{server}")).collect();
+            println!("net up: address {}, gateway {gateway}, dns {}", lease.address, dns.join(" "));
+            *configured = Some(stack);
+        }
+        Err(failure) => println!("net up: {failure}"),
+    }
+}
+
+fn echo(stack: &mut Stack, nic: &mut VirtioNet, port: u16) {
+    // The socket listens before the first poll, so a peer may connect as soon as it reads this.
+    println!("net echo: listening on port {port}");
+    match tcp::echo(stack, nic, port) {
+        Ok(echoed) => println!("net echo: {echoed} bytes echoed"),
+        Err(failure) => println!("net echo: {failure}"),
+    }
+}
+
+fn send(stack: &mut Stack, nic: &mut VirtioNet, host: Ipv4Address, port: u16, bytes: usize, seed: u64) {
+    match tcp::send(stack, nic, IpAddress::Ipv4(host), port, bytes, seed) {
+        Ok(report) => {
+            println!("net send: {} bytes sent to {host}:{port}, {} echoed back and verified", report.sent, report.verified)
+        }
+        Err(failure) => println!("net send: {failure}"),
+    }
+}
+
+fn ping(stack: &mut Stack, nic: &mut VirtioNet, host: Ipv4Address, count: u16) {
+    let on_reply = |seq_no, millis| println!("net ping: reply from {host}: seq {seq_no} time {millis} ms");
+    match ping::ping(stack, nic, IpAddress::Ipv4(host), count, on_reply) {
+        Ok(replies) => println!("net ping: {count} sent, {replies} replies"),
+        Err(failure) => println!("net ping: {failure}"),
+    }
+}
