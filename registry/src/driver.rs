@@ -2,11 +2,13 @@
 
 use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
 use core::fmt;
 
 use crate::device::DeviceSpec;
+use crate::irq::{IrqError, IrqHandler, IrqStats};
 use crate::platform::Platform;
 use crate::tree::DeviceNode;
 
@@ -99,6 +101,8 @@ pub struct ProbeContext<'a> {
     pub(crate) driver_data: Option<Box<dyn Any + Send>>,
     pub(crate) children: Vec<DeviceSpec>,
     pub(crate) info: Vec<(&'static str, String)>,
+    /// Lines requested so far: index into the device's `irqs`, and their counters.
+    pub(crate) irq_stats: Vec<(usize, Arc<IrqStats>)>,
 }
 
 impl<'a> ProbeContext<'a> {
@@ -128,6 +132,30 @@ impl<'a> ProbeContext<'a> {
     /// Records a fact `lsdev` shows beside the device (capacity, MAC, link, ...).
     pub fn set_info(&mut self, key: &'static str, value: impl Into<String>) {
         self.info.push((key, value.into()));
+    }
+
+    /// Hooks `handler` to the device's interrupt number `index` (as its bus described it).
+    /// `Ok(true)`: installed; `Ok(false)`: the platform has no interrupts, so the driver polls.
+    /// A controller that is not probed yet defers the probe; if the probe fails later, the
+    /// registry frees the line again.
+    pub fn request_irq(&mut self, index: usize, handler: IrqHandler) -> Result<bool, ProbeError> {
+        let irq = self
+            .device
+            .irqs
+            .get(index)
+            .ok_or_else(|| ProbeError::Failed(alloc::format!("the device has no interrupt {index}")))?;
+        let stats = Arc::new(IrqStats::default());
+        match self.platform.request_irq(irq, handler, Arc::clone(&stats)) {
+            Ok(()) => {
+                self.irq_stats.push((index, stats));
+                Ok(true)
+            }
+            Err(IrqError::Unsupported) => Ok(false),
+            Err(IrqError::ControllerNotReady(controller)) => {
+                Err(ProbeError::Defer(alloc::format!("interrupt controller {controller} not probed yet")))
+            }
+            Err(error) => Err(ProbeError::failed(error)),
+        }
     }
 
     /// Keeps the driver's state with the device; reach it later with

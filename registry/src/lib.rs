@@ -5,14 +5,15 @@
 //! or virtio device IDs. Buses ([`Bus`]) enumerate devices as [`DeviceSpec`] trees; [`probe_all`]
 //! matches every device against the drivers through hash indexes, probes it, lets bus drivers add
 //! child devices, retries deferred probes, and records the outcome of every device. [`lsdev`]
-//! renders the result as a tree or JSON. The kernel integrator supplies memory, DMA and time
-//! through the [`Platform`] trait.
+//! renders the result as a tree or JSON. The kernel integrator supplies memory, DMA, time and
+//! interrupt hookup through the [`Platform`] trait.
 #![no_std]
 extern crate alloc;
 
 pub mod device;
 pub mod driver;
 mod index;
+pub mod irq;
 pub mod json;
 pub mod lsdev;
 pub mod mmio;
@@ -25,6 +26,7 @@ pub mod wait;
 
 pub use device::*;
 pub use driver::{Driver, Match, ProbeContext, ProbeError, DRIVERS};
+pub use irq::{IrqError, IrqHandler, IrqReturn, IrqStats};
 pub use platform::{DmaBuffer, Platform, PlatformError};
 pub use probe::{plan, probe_all, probe_with};
 pub use tree::{DeviceId, DeviceNode, DeviceState, Registry};

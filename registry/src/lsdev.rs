@@ -157,9 +157,17 @@ fn irq_label(node: &DeviceNode) -> String {
     }
 }
 
-/// The line under a device: what its driver reported, then what the bus noted.
+/// The line under a device: what its driver reported, how often its interrupts fired, then what
+/// the bus noted.
 fn details(node: &DeviceNode) -> String {
     let mut parts: Vec<String> = node.info.iter().map(|(k, v)| alloc::format!("{k}: {v}")).collect();
+    parts.extend(node.irq_stats.iter().map(|(index, stats)| {
+        let label = node.irqs.get(*index).map_or("?", |irq| irq.label.as_str());
+        match stats.spurious() {
+            0 => alloc::format!("irqs ({label}): {}", stats.handled()),
+            spurious => alloc::format!("irqs ({label}): {} (+{spurious} spurious)", stats.handled()),
+        }
+    }));
     parts.extend(node.notes.iter().cloned());
     parts.join(", ")
 }
@@ -237,6 +245,10 @@ fn device_json(out: &mut String, registry: &Registry, node: &DeviceNode) {
         json::push_str(out, value);
     }
     out.push('}');
+    json::push_key(out, "irq_counts", false);
+    json::push_array(out, &node.irq_stats, |o, (index, stats)| {
+        let _ = write!(o, "{{\"index\":{index},\"handled\":{},\"spurious\":{}}}", stats.handled(), stats.spurious());
+    });
     json::push_key(out, "notes", false);
     json::push_array(out, &node.notes, |o, n| json::push_str(o, n));
     out.push('}');

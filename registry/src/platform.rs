@@ -3,7 +3,10 @@
 use core::fmt;
 use core::ptr::NonNull;
 
-use crate::device::MmioRegion;
+use alloc::sync::Arc;
+
+use crate::device::{Irq, MmioRegion};
+use crate::irq::{IrqError, IrqHandler, IrqStats};
 
 /// What the registry and drivers need from the kernel they run in.
 ///
@@ -27,6 +30,26 @@ pub trait Platform: Sync {
 
     /// Monotonic time in nanoseconds since some fixed point; bounds every wait on hardware.
     fn now_ns(&self) -> u64;
+
+    /// Routes `irq` to `handler`, counting each interrupt in `stats`. Platforms without
+    /// interrupt support keep the default, and drivers poll.
+    fn request_irq(&self, irq: &Irq, handler: IrqHandler, stats: Arc<IrqStats>) -> Result<(), IrqError> {
+        let _ = (irq, handler, stats);
+        Err(IrqError::Unsupported)
+    }
+
+    /// Masks `irq` and drops its handler (the device is being unbound).
+    fn free_irq(&self, irq: &Irq) {
+        let _ = irq;
+    }
+
+    /// Waits for an interrupt or until `deadline_ns` (on the [`now_ns`](Platform::now_ns)
+    /// clock), whichever comes first; may return early. The default only hints a spin, for
+    /// platforms without interrupts.
+    fn idle_until(&self, deadline_ns: u64) {
+        let _ = deadline_ns;
+        core::hint::spin_loop();
+    }
 }
 
 /// DMA-able memory: where the CPU sees it and the address the device must be given.

@@ -22,7 +22,7 @@ pub fn probe_with(
     drivers: impl IntoIterator<Item = &'static Driver>,
 ) -> Registry {
     let index = DriverIndex::new(drivers);
-    let (mut registry, mut queue) = enumerate(buses);
+    let (mut registry, mut queue) = enumerate(buses, Some(platform));
     loop {
         let mut deferred = Vec::new();
         let mut progress = false;
@@ -51,7 +51,7 @@ pub fn probe_with(
 /// Devices get [`DeviceState::Matched`] (driver known), `NoDriver` or `Disabled`.
 pub fn plan(buses: &[&dyn Bus]) -> Registry {
     let index = DriverIndex::new(DRIVERS.iter());
-    let (mut registry, queue) = enumerate(buses);
+    let (mut registry, queue) = enumerate(buses, None);
     for id in queue {
         let Some(node) = registry.get_mut(id) else { continue };
         node.driver = index.best_match(&node.ids);
@@ -64,8 +64,8 @@ pub fn plan(buses: &[&dyn Bus]) -> Registry {
     registry
 }
 
-fn enumerate(buses: &[&dyn Bus]) -> (Registry, VecDeque<DeviceId>) {
-    let mut registry = Registry::new();
+fn enumerate(buses: &[&dyn Bus], platform: Option<&'static dyn Platform>) -> (Registry, VecDeque<DeviceId>) {
+    let mut registry = Registry::new(platform);
     let mut queue = VecDeque::new();
     for bus in buses {
         match bus.enumerate() {
@@ -123,9 +123,10 @@ fn probe_one(
         driver_data: None,
         children: Vec::new(),
         info: Vec::new(),
+        irq_stats: Vec::new(),
     };
     let result = (driver.probe)(&mut ctx);
-    let ProbeContext { bus_data, driver_data, children, info, .. } = ctx;
+    let ProbeContext { bus_data, driver_data, children, info, irq_stats, .. } = ctx;
 
     let node = registry.get_mut(id)?;
     node.bus_data = bus_data;
@@ -143,6 +144,7 @@ fn probe_one(
     match node.state {
         DeviceState::Bound => {
             node.info = info;
+            node.irq_stats = irq_stats;
             node.driver_data = driver_data;
             let mut added = Vec::new();
             for child in children {
@@ -150,7 +152,14 @@ fn probe_one(
             }
             Some(ProbeStep::Bound(added))
         }
-        DeviceState::Deferred(_) => Some(ProbeStep::Deferred),
-        _ => None,
+        // A probe that did not bind must not leave a handler behind.
+        _ => {
+            for (index, _) in irq_stats {
+                if let Some(irq) = node.irqs.get(index) {
+                    platform.free_irq(irq);
+                }
+            }
+            matches!(node.state, DeviceState::Deferred(_)).then_some(ProbeStep::Deferred)
+        }
     }
 }

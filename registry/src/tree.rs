@@ -2,12 +2,15 @@
 
 use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
 use core::fmt;
 
 use crate::device::{BusAddress, DeviceIds, DeviceSpec, Irq, MmioRegion};
 use crate::driver::Driver;
+use crate::irq::IrqStats;
+use crate::platform::Platform;
 
 /// Index of a device in its [`Registry`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -81,6 +84,8 @@ pub struct DeviceNode {
     pub driver: Option<&'static Driver>,
     /// Facts the driver reported for `lsdev` (capacity, MAC, ...), in the order given.
     pub info: Vec<(&'static str, String)>,
+    /// The interrupts the driver hooked up: index into `irqs`, and how often each fired.
+    pub irq_stats: Vec<(usize, Arc<IrqStats>)>,
     /// Created by its parent's driver (not by bus enumeration): removed with that driver.
     pub added_by_driver: bool,
     pub(crate) bus_data: Option<Box<dyn Any + Send>>,
@@ -110,6 +115,7 @@ impl DeviceNode {
             state: DeviceState::Pending,
             driver: None,
             info: Vec::new(),
+            irq_stats: Vec::new(),
             added_by_driver: false,
             bus_data: spec.bus_data,
             driver_data: None,
@@ -133,11 +139,13 @@ pub struct Registry {
     /// Indexed by [`DeviceId`]; a removed device leaves an empty slot so ids stay stable.
     nodes: Vec<Option<DeviceNode>>,
     roots: Vec<DeviceId>,
+    /// The platform the devices were probed with (none when only planned).
+    platform: Option<&'static dyn Platform>,
 }
 
 impl Registry {
-    pub(crate) fn new() -> Self {
-        Registry { nodes: Vec::new(), roots: Vec::new() }
+    pub(crate) fn new(platform: Option<&'static dyn Platform>) -> Self {
+        Registry { nodes: Vec::new(), roots: Vec::new(), platform }
     }
 
     /// Adds `spec` and its subtree; returns the ids added, parents before children.
@@ -236,9 +244,15 @@ impl Registry {
                 kept.push(child);
             }
         }
+        let platform = self.platform;
         let Some(node) = self.get_mut(id) else { return };
         node.children = kept;
         node.info.clear();
+        for (index, _) in core::mem::take(&mut node.irq_stats) {
+            if let (Some(irq), Some(platform)) = (node.irqs.get(index), platform) {
+                platform.free_irq(irq);
+            }
+        }
         let driver = node.driver.take();
         let data = node.driver_data.take();
         if matches!(node.state, DeviceState::Bound | DeviceState::Matched) {

@@ -13,7 +13,37 @@ pub struct TimedOut {
 
 impl fmt::Display for TimedOut {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "timed out after {} ms waiting for {}", self.after_ns / 1_000_000, self.what)
+        match self.after_ns {
+            ns if ns >= 1_000_000 => write!(f, "timed out after {} ms waiting for {}", ns / 1_000_000, self.what),
+            ns => write!(f, "timed out after {} us waiting for {}", ns / 1_000, self.what),
+        }
+    }
+}
+
+/// Waits for `done` like [`poll_until`], but sleeps between checks until an interrupt (or the
+/// deadline) when `interrupts` says the device will raise one when `done` may have changed. A
+/// condition no interrupt announces (a reset completing) must use [`poll_until`].
+pub fn wait_event(
+    platform: &dyn Platform,
+    timeout_ns: u64,
+    what: &'static str,
+    interrupts: bool,
+    mut done: impl FnMut() -> bool,
+) -> Result<(), TimedOut> {
+    if !interrupts {
+        return poll_until(platform, timeout_ns, what, done);
+    }
+    let start = platform.now_ns();
+    let deadline = start.saturating_add(timeout_ns);
+    loop {
+        if done() {
+            return Ok(());
+        }
+        let now = platform.now_ns();
+        if now >= deadline {
+            return if done() { Ok(()) } else { Err(TimedOut { what, after_ns: now.saturating_sub(start) }) };
+        }
+        platform.idle_until(deadline);
     }
 }
 
