@@ -110,7 +110,7 @@ impl Bus for PcPciBus {
                 controller: String::from("legacy"),
                 cells: vec![u32::from(pin), u32::from(line)],
                 number: Some(u32::from(line)),
-                label: format!("INT{} IRQ {line}", char::from(b'A' + pin - 1)),
+                label: format!("IRQ {line} INT{}", char::from(b'A' + pin - 1)),
             })
         };
         let mut host = DeviceSpec::new(self.name.as_str(), BusAddress::Other(String::from("pci")), DeviceIds::None);

@@ -19,12 +19,13 @@ use virtio as _;
 use virtio_gpu as _;
 use virtio_blk as _;
 use virtio_net as _;
-use bus_pci as _;
 
 use alloc::boxed::Box;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use boards::{Board, DeviceSource};
+use boards::{Board, DeviceSource, PciConfig};
+use bus_pci::ConfigAccess;
 use registry::Bus;
 
 #[cfg(target_arch = "aarch64")]
@@ -50,10 +51,7 @@ fn kernel_main(dtb_phys: usize) -> ! {
 
     let buses: Vec<Box<dyn Bus>> = match BOARD.devices {
         DeviceSource::DeviceTreeFromBootLoader => alloc::vec![Box::new(boot_device_tree(dtb_phys))],
-        DeviceSource::Pci(config) => {
-            log::warn!("PCI ({config:x?}): enumeration arrives with bus-pci; probing no buses");
-            Vec::new()
-        }
+        DeviceSource::Pci(config) => alloc::vec![Box::new(pci_host(config))],
     };
     let buses: Vec<&dyn Bus> = buses.iter().map(Box::as_ref).collect();
 
@@ -63,6 +61,39 @@ fn kernel_main(dtb_phys: usize) -> ! {
     println!("probe_all took {elapsed_us} us");
     print!("{}", registry::lsdev::text(&registry));
     shell::run(&mut registry)
+}
+
+/// The PCI host of a board without a device tree, reached as its board file says.
+fn pci_host(config: PciConfig) -> bus_pci::PcPciBus {
+    /// One bus of ECAM space.
+    const ECAM_BUS_SIZE: u64 = 1 << 20;
+    let (access, first_bus, last_bus): (Arc<dyn ConfigAccess>, u8, u8) = match config {
+        PciConfig::Ecam { base, start_bus, end_bus } => {
+            let size = (u64::from(end_bus.saturating_sub(start_bus)) + 1) * ECAM_BUS_SIZE;
+            match registry::mmio::MmioWindow::map(&platform::PLATFORM, registry::MmioRegion { base, size }) {
+                Ok(window) => (Arc::new(bus_pci::Ecam::new(window, start_bus)), start_bus, end_bus),
+                Err(e) => {
+                    println!("test-kernel: cannot map the ECAM window at {base:#x}: {e}");
+                    arch::exit_failure(2)
+                }
+            }
+        }
+        PciConfig::PortIo => (Arc::new(port_io_config()), 0, 255),
+    };
+    bus_pci::PcPciBus::new(access, "pci0", first_bus, last_bus)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn port_io_config() -> bus_pci::PortIo {
+    // SAFETY: the board file says this PC has configuration mechanism #1, and nothing else in
+    // the kernel uses ports 0xcf8/0xcfc.
+    unsafe { bus_pci::PortIo::new() }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn port_io_config() -> bus_pci::Ecam {
+    println!("test-kernel: port I/O PCI configuration exists only on x86");
+    arch::exit_failure(2)
 }
 
 /// The device tree the boot loader passed at `dtb_phys`, as a bus; the run ends if there is none.

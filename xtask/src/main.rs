@@ -50,7 +50,7 @@ const USAGE: &str = "usage:
   cargo xtask run   [--board NAME] [--modern-mmio] [-- <extra QEMU args>]
                     boot the test kernel with the board's default devices, serial on stdio
   cargo xtask test  [--board NAME] [--host-only | --boot-only]
-                    host unit tests, then QEMU boot tests
+                    host unit tests, then QEMU boot tests (every board unless --board)
   cargo xtask build [--board NAME]
   cargo xtask dtb   [--board NAME] OUT.dtb [-- <extra QEMU args>]
                     dump the device tree QEMU gives the board (same default devices)
@@ -59,6 +59,8 @@ boards: ";
 struct Args {
     command: String,
     board: &'static Board,
+    /// Whether `--board` was given (`test` runs every board otherwise).
+    board_chosen: bool,
     flags: Vec<String>,
     positional: Vec<String>,
     qemu_extra: Vec<String>,
@@ -68,6 +70,7 @@ fn parse_args() -> XtaskResult<Args> {
     let mut raw = std::env::args().skip(1);
     let command = raw.next().ok_or_else(usage)?;
     let mut board = &boards::qemu_virt::BOARD;
+    let mut board_chosen = false;
     let (mut flags, mut positional, mut qemu_extra) = (Vec::new(), Vec::new(), Vec::new());
     while let Some(arg) = raw.next() {
         match arg.as_str() {
@@ -75,12 +78,13 @@ fn parse_args() -> XtaskResult<Args> {
             "--board" => {
                 let name = raw.next().ok_or_else(usage)?;
                 board = boards::by_name(&name).ok_or_else(|| fail(format!("unknown board '{name}'\n{}", usage().0)))?;
+                board_chosen = true;
             }
             flag if flag.starts_with("--") => flags.push(arg),
             _ => positional.push(arg),
         }
     }
-    Ok(Args { command, board, flags, positional, qemu_extra })
+    Ok(Args { command, board, board_chosen, flags, positional, qemu_extra })
 }
 
 fn usage() -> Failure {
@@ -128,7 +132,10 @@ fn run() -> XtaskResult<u8> {
             }
             if !has("--host-only") {
                 setup::ensure_tools()?;
-                boot_tests::run_all(args.board)?;
+                let boards: Vec<&Board> = if args.board_chosen { vec![args.board] } else { boards::ALL.to_vec() };
+                for board in boards {
+                    boot_tests::run_all(board)?;
+                }
             }
             Ok(0)
         }

@@ -25,10 +25,22 @@ pub struct Options {
     pub extra: Vec<String>,
 }
 
+/// The scratch disk's file name: one shared by interactive runs; test runs set their own, so a
+/// test run and a `cargo xtask run` (or two test runs) never fight over QEMU's image lock.
+static SCRATCH_DISK_NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Gives this process its own scratch disk, `scratch-disk-PID.img`; returns its path so the
+/// caller can remove it when done.
+pub fn use_private_scratch_disk() -> XtaskResult<PathBuf> {
+    let name = SCRATCH_DISK_NAME.get_or_init(|| format!("scratch-disk-{}.img", std::process::id()));
+    Ok(scratch_dir()?.join(name))
+}
+
 impl Options {
     /// The board's default device set: a NIC, a scratch disk and a GPU.
     pub fn with_default_devices(_board: &Board) -> XtaskResult<Self> {
-        let disk = scratch_dir()?.join("scratch-disk.img");
+        let name = SCRATCH_DISK_NAME.get().map_or("scratch-disk.img", String::as_str);
+        let disk = scratch_dir()?.join(name);
         if !disk.exists() {
             let file = std::fs::File::create(&disk).map_err(|e| fail(format!("cannot create {}: {e}", disk.display())))?;
             file.set_len(SCRATCH_DISK_BYTES).map_err(|e| fail(format!("cannot size {}: {e}", disk.display())))?;

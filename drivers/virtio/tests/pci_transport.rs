@@ -87,7 +87,7 @@ fn modern_bring_up_through_the_capabilities() {
     assert_eq!(state(&registry, "/pci0/00:01.0"), DeviceState::Bound);
     assert_eq!(state(&registry, "/pci0/00:01.0/virtio-blk"), DeviceState::Bound);
     let blk = registry.find_by_path("/pci0/00:01.0/virtio-blk").unwrap();
-    assert_eq!(blk.irqs[0].label, "INTA IRQ 11", "the function's INTx");
+    assert_eq!(blk.irqs[0].label, "IRQ 11 INTA", "the function's INTx");
 
     let byte = |offset| bar.read8(offset).unwrap();
     let word = |offset| bar.read16(offset).unwrap();

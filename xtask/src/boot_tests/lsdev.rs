@@ -32,6 +32,11 @@ pub const TESTS: &[BootTest] = &[
         applies: has_device_tree,
         run: pci_beside_mmio,
     },
+    BootTest {
+        name: "the PCI tree of a PC: virtio-pci functions with net, blk and gpu bound below them",
+        applies: |board| !has_device_tree(board),
+        run: pc_pci_tree,
+    },
     BootTest { name: "shell answers help and rejects unknown commands", applies: any_board, run: shell_commands },
 ];
 
@@ -197,3 +202,36 @@ fn shell_commands(board: &Board, image: &Path) -> XtaskResult {
     Ok(())
 }
 
+
+/// A PC board (no device tree) with its default virtio-*-pci devices: the PCI bus lists the host
+/// bridge and every function, and the same virtio drivers as on QEMU virt bind below virtio-pci.
+fn pc_pci_tree(board: &Board, image: &Path) -> XtaskResult {
+    let options = Options::with_default_devices(board)?;
+    let outputs = boot_and_run(board, image, &options, &["lsdev", "lsdev --json"], &format!("lsdev-{}", board.name))?;
+    let kernel = parse_json_block(&outputs[1])?;
+    let devices = by_path(&kernel)?;
+    let host_bridge = devices.values().find(|d| d["bus"] == "pci" && d["pci"]["class"] == 0x06_00_00);
+    if host_bridge.is_none() {
+        return Err(fail(format!("no host bridge (class 060000) on the PCI bus:\n{}", outputs[0])));
+    }
+    let mut bound = Vec::new();
+    for function in devices.values().filter(|d| d["pci"]["vendor"] == 0x1af4) {
+        let path = function["path"].as_str().unwrap_or("?");
+        if function["driver"] != "virtio-pci" || function["outcome"] != "bound" {
+            return Err(fail(format!("{path}: {} {} ({})", function["driver"], function["outcome"], function["reason"])));
+        }
+        if function["interrupts"][0]["intid"].as_u64().is_none_or(|irq| irq == 0 || irq > 15) {
+            return Err(fail(format!("{path}: no legacy IRQ from firmware: {}", function["interrupts"])));
+        }
+        let child = devices.values().find(|d| d["parent"] == function["path"]).ok_or_else(|| fail(format!("{path} has no virtio device")))?;
+        if child["outcome"] != "bound" {
+            return Err(fail(format!("{}: {} ({})", child["path"], child["outcome"], child["reason"])));
+        }
+        bound.push(child["driver"].as_str().unwrap_or("?").to_string());
+    }
+    bound.sort();
+    if bound != ["virtio-blk", "virtio-gpu", "virtio-net"] {
+        return Err(fail(format!("virtio drivers bound over PCI: {bound:?}, expected blk, gpu and net:\n{}", outputs[0])));
+    }
+    Ok(())
+}

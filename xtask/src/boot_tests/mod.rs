@@ -61,6 +61,7 @@ fn all_tests() -> Vec<&'static BootTest> {
 
 pub fn run_all(board: &Board) -> XtaskResult {
     let image = kernel::build(board)?;
+    let scratch = qemu::use_private_scratch_disk()?;
     let (mut passed, mut failed) = (0, 0);
     for test in all_tests().into_iter().filter(|t| (t.applies)(board)) {
         eprintln!("xtask: boot test [{}]: {} ...", board.name, test.name);
@@ -75,6 +76,7 @@ pub fn run_all(board: &Board) -> XtaskResult {
             }
         }
     }
+    let _ = std::fs::remove_file(&scratch);
     println!("boot tests: {passed} passed, {failed} failed");
     if failed > 0 {
         return Err(fail(format!("{failed} boot test(s) failed")));

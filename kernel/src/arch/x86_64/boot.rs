@@ -17,9 +17,9 @@
 //! enables PAE, long mode (EFER.LME) and paging, loads a GDT with a 64-bit code segment and
 //! jumps to it, switches to the boot stack and calls [`rust_entry`].
 //!
-//! SSE and x87 stay as the loader left them (off: CR0.EM and CR4.OSFXSR clear are allowed):
-//! `x86_64-unknown-none` is a soft-float target, so the compiler emits none of their
-//! instructions. No NX either: nothing in the map is marked non-executable.
+//! SSE and x87 are left as the loader hands them over (PVH: every CR0 bit but PE clear, CR4
+//! clear), which is enough: `x86_64-unknown-none` is a soft-float target, so the compiler emits
+//! none of their instructions. No NX either: nothing in the map is marked non-executable.
 
 use super::{exceptions, paging, timer};
 use core::arch::global_asm;

@@ -19,9 +19,9 @@ const CALIBRATION_PIT_TICKS: u16 = (PIT_HZ / 100) as u16;
 
 const PIT_CHANNEL_2_DATA: u16 = 0x42;
 const PIT_MODE: u16 = 0x43;
-/// PIT mode: channel 2, low then high count byte, mode 0 (output rises at the end of the
-/// count), binary.
-const PIT_MODE_CHANNEL_2_ONE_SHOT: u8 = 0b10_11_000_0;
+/// PIT mode: channel 2 (bits 7-6 = 10), low then high count byte (bits 5-4 = 11), mode 0:
+/// output rises at the end of the count (bits 3-1 = 000), binary (bit 0 = 0).
+const PIT_MODE_CHANNEL_2_ONE_SHOT: u8 = 0b1011_0000;
 /// System control port B: bit 0 gates PIT channel 2, bit 1 connects it to the speaker, bit 5
 /// reads its output.
 const PORT_B: u16 = 0x61;
