@@ -15,6 +15,7 @@ mod shell;
 
 // Drivers register themselves; naming the crates is all it takes to link them in.
 use pl011 as _;
+use arm_gic as _;
 use virtio as _;
 use virtio_gpu as _;
 use virtio_blk as _;

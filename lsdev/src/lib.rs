@@ -7,6 +7,7 @@
 use registry::Registry;
 
 // The drivers whose match tables the prediction uses: the same crates the kernel links.
+use arm_gic as _;
 use bus_pci as _;
 use pl011 as _;
 use virtio as _;

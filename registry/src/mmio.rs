@@ -43,6 +43,14 @@ impl MmioWindow {
         MmioWindow { base, size, phys }
     }
 
+    /// A second handle on the same registers, for an interrupt handler that must reach the
+    /// device without the driver's window (and so without a lock). Sound because a platform
+    /// never unmaps a window; the two users must not depend on each other's register state
+    /// (e.g. a select register one of them sets).
+    pub fn alias(&self) -> MmioWindow {
+        MmioWindow { base: self.base, size: self.size, phys: self.phys }
+    }
+
     pub fn phys(&self) -> u64 {
         self.phys
     }

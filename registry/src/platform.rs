@@ -14,7 +14,8 @@ use crate::irq::{IrqError, IrqHandler, IrqStats};
 /// Every method may be called from any probe; none may block indefinitely.
 pub trait Platform: Sync {
     /// Makes a device's CPU-physical register region accessible and returns its virtual
-    /// address. Must be mapped as device memory (uncached, no speculative access).
+    /// address. Must be mapped as device memory (uncached, no speculative access), and stay
+    /// mapped: there is no unmap, so register windows (and their aliases) never dangle.
     fn map_mmio(&self, region: MmioRegion) -> Result<NonNull<u8>, PlatformError>;
 
     /// Allocates `size` bytes of zeroed memory the device can reach, aligned to at least
@@ -38,9 +39,11 @@ pub trait Platform: Sync {
         Err(IrqError::Unsupported)
     }
 
-    /// Masks `irq` and drops its handler (the device is being unbound).
-    fn free_irq(&self, irq: &Irq) {
-        let _ = irq;
+    /// Drops the handler [`request_irq`](Platform::request_irq) installed for `irq` with
+    /// `stats` (the device is being unbound), masking the line once no handler is left. `stats`
+    /// tells apart the handlers of devices sharing a line (PCI INTx).
+    fn free_irq(&self, irq: &Irq, stats: &Arc<IrqStats>) {
+        let _ = (irq, stats);
     }
 
     /// Waits for an interrupt or until `deadline_ns` (on the [`now_ns`](Platform::now_ns)

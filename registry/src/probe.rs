@@ -154,9 +154,9 @@ fn probe_one(
         }
         // A probe that did not bind must not leave a handler behind.
         _ => {
-            for (index, _) in irq_stats {
+            for (index, stats) in irq_stats {
                 if let Some(irq) = node.irqs.get(index) {
-                    platform.free_irq(irq);
+                    platform.free_irq(irq, &stats);
                 }
             }
             matches!(node.state, DeviceState::Deferred(_)).then_some(ProbeStep::Deferred)

@@ -248,9 +248,9 @@ impl Registry {
         let Some(node) = self.get_mut(id) else { return };
         node.children = kept;
         node.info.clear();
-        for (index, _) in core::mem::take(&mut node.irq_stats) {
+        for (index, stats) in core::mem::take(&mut node.irq_stats) {
             if let (Some(irq), Some(platform)) = (node.irqs.get(index), platform) {
-                platform.free_irq(irq);
+                platform.free_irq(irq, &stats);
             }
         }
         let driver = node.driver.take();

@@ -62,9 +62,9 @@ impl Platform for IrqPlatform {
         self.lines.lock().unwrap().push((number, handler, stats));
         Ok(())
     }
-    fn free_irq(&self, irq: &Irq) {
+    fn free_irq(&self, irq: &Irq, stats: &Arc<IrqStats>) {
         let number = irq.number.unwrap_or(u32::MAX);
-        self.lines.lock().unwrap().retain(|(line, _, _)| *line != number);
+        self.lines.lock().unwrap().retain(|(line, _, installed)| !(*line == number && Arc::ptr_eq(installed, stats)));
         self.freed.lock().unwrap().push(number);
     }
 }

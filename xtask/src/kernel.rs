@@ -10,8 +10,15 @@ use crate::{fail, workspace_root, XtaskResult};
 
 /// Builds the kernel and returns the file to boot.
 pub fn build(board: &Board) -> XtaskResult<PathBuf> {
+    build_with_features(board, &[])
+}
+
+/// Builds the kernel with extra cargo `features` of the test kernel (e.g. the bench's
+/// `virtio-drivers-peer`) and returns the file to boot. Each feature set has its own target
+/// directory, so builds with and without features do not keep rebuilding over each other.
+pub fn build_with_features(board: &Board, features: &[&str]) -> XtaskResult<PathBuf> {
     let root = workspace_root();
-    let target_dir = root.join("target").join("kernel");
+    let target_dir = root.join("target").join(["kernel"].iter().chain(features).copied().collect::<Vec<_>>().join("-"));
     eprintln!(
         "xtask: building the test kernel for {} ({}); the first build also compiles core and alloc",
         board.name, board.target
@@ -26,7 +33,7 @@ pub fn build(board: &Board) -> XtaskResult<PathBuf> {
     }
     cargo.args(["build", "--release", "--package", "test-kernel", "--target", board.target]);
     // Boards that share a target are told apart by a feature of the kernel.
-    if let Some(feature) = board.kernel_feature {
+    for feature in board.kernel_feature.iter().chain(features) {
         cargo.args(["--features", feature]);
     }
     let status = cargo

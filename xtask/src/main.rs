@@ -5,8 +5,10 @@
 //! cargo xtask test  [--board NAME] [--host-only | --boot-only]
 //! cargo xtask build [--board NAME]
 //! cargo xtask dtb   [--board NAME] OUT.dtb [-- <extra QEMU args>]
+//! cargo xtask bench [--board NAME] [--quick] [--linux]
 //! ```
 
+mod bench;
 mod boot_tests;
 mod kernel;
 mod qemu;
@@ -54,6 +56,8 @@ const USAGE: &str = "usage:
   cargo xtask build [--board NAME]
   cargo xtask dtb   [--board NAME] OUT.dtb [-- <extra QEMU args>]
                     dump the device tree QEMU gives the board (same default devices)
+  cargo xtask bench [--board NAME] [--quick] [--linux]
+                    benchmarks beside virtio-drivers (and a Linux guest), results/bench-*.json|md
 boards: ";
 
 struct Args {
@@ -98,6 +102,7 @@ fn run() -> XtaskResult<u8> {
     let known: &[&str] = match args.command.as_str() {
         "run" => &["--modern-mmio"],
         "test" => &["--host-only", "--boot-only"],
+        "bench" => &["--quick", "--linux"],
         _ => &[],
     };
     if let Some(unknown) = args.flags.iter().find(|f| !known.contains(&f.as_str())) {
@@ -137,6 +142,11 @@ fn run() -> XtaskResult<u8> {
                     boot_tests::run_all(board)?;
                 }
             }
+            Ok(0)
+        }
+        "bench" => {
+            setup::ensure_tools()?;
+            bench::run(args.board, has("--quick"), has("--linux"))?;
             Ok(0)
         }
         _ => Err(usage()),

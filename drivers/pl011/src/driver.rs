@@ -1,9 +1,12 @@
-//! The registry driver: binds `arm,pl011` nodes after checking the identification registers.
+//! The registry driver: binds `arm,pl011` nodes after checking the identification registers,
+//! and hooks the receive interrupt ([`ReceiveInterrupt`]) so a console reader can sleep until
+//! a byte arrives.
 
+use alloc::boxed::Box;
 use alloc::format;
 
 use registry::mmio::MmioWindow;
-use registry::{Match, ProbeContext, ProbeError};
+use registry::{IrqReturn, Match, ProbeContext, ProbeError};
 
 /// Peripheral ID 0..3 and PrimeCell ID 0..3, one byte in each word.
 const PERIPH_ID0: usize = 0xfe0;
@@ -13,6 +16,16 @@ const PRIMECELL_ID: u32 = 0xb105_f00d;
 /// Part number 0x011 in peripheral ID 0 and the low nibble of ID 1.
 const PART_PL011: u32 = 0x011;
 const REGISTER_BLOCK: u64 = 0x1000;
+/// Interrupt mask set/clear: a 1 bit lets that interrupt out.
+const IMSC: usize = 0x38;
+/// Masked interrupt status: what is raising the line now.
+const MIS: usize = 0x40;
+/// Interrupt clear.
+const ICR: usize = 0x44;
+/// Receive (the FIFO reached its trigger level) and receive timeout (bytes wait in the FIFO):
+/// together, any received byte.
+const RX_INTERRUPTS: u32 = 1 << 4 | 1 << 6;
+const ALL_INTERRUPTS: u32 = 0x7ff;
 
 registry::register_driver!(PL011_DRIVER = registry::Driver {
     name: "pl011",
@@ -46,5 +59,46 @@ fn probe(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
         return Err(ProbeError::failed(format!("PrimeCell part {part:#05x}, not a PL011")));
     }
     ctx.set_info("revision", format!("r{}", (periph >> 20) & 0xf));
+    hook_receive_interrupt(ctx, window)
+}
+
+/// The UART's receive interrupt, hooked at probe (the driver data when the platform has
+/// interrupts). The handler masks it when bytes have arrived, so it does not fire again while
+/// the reader takes them; the reader [`arm`](Self::arm)s it before sleeping. Its level
+/// semantics close the race: a byte that came in between raises the line as soon as it is armed.
+pub struct ReceiveInterrupt {
+    regs: MmioWindow,
+}
+
+impl ReceiveInterrupt {
+    /// The UART's physical address, to tell the console's apart.
+    pub fn phys(&self) -> u64 {
+        self.regs.phys()
+    }
+
+    /// Lets the next received byte (or one already waiting) raise the interrupt.
+    pub fn arm(&self) {
+        // IMSC lies in the window checked at probe.
+        let _ = self.regs.write32(IMSC, RX_INTERRUPTS);
+    }
+}
+
+fn hook_receive_interrupt(ctx: &mut ProbeContext<'_>, regs: MmioWindow) -> Result<(), ProbeError> {
+    if ctx.device.irqs.is_empty() {
+        return Ok(());
+    }
+    // Nothing may fire before the reader asks for it, nor from what happened before.
+    regs.write32(IMSC, 0).and_then(|()| regs.write32(ICR, ALL_INTERRUPTS)).map_err(ProbeError::failed)?;
+    let handler_regs = regs.alias();
+    let handler = Box::new(move || match handler_regs.read32(MIS) {
+        Ok(raised) if raised & RX_INTERRUPTS != 0 => {
+            let _ = handler_regs.write32(IMSC, 0);
+            IrqReturn::Handled
+        }
+        _ => IrqReturn::NotMine,
+    });
+    if ctx.request_irq(0, handler)? {
+        ctx.set_driver_data(ReceiveInterrupt { regs });
+    }
     Ok(())
 }

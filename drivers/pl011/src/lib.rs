@@ -1,12 +1,14 @@
-//! Minimal polled driver for the ARM PrimeCell PL011 UART.
+//! Minimal driver for the ARM PrimeCell PL011 UART.
 //!
-//! The driver only knows the address of the UART's register block; it never
-//! touches interrupts or DMA. It is enough for a kernel console: 8 data bits,
+//! [`Pl011`] only knows the address of the UART's register block and polls; it
+//! never touches interrupts or DMA. It is enough for a kernel console: 8 data bits,
 //! no parity, one stop bit (8N1), FIFOs on, with the baud rate left as the
 //! firmware (or the emulator, which ignores it) configured it.
 //!
 //! The registry driver (`arm,pl011`) checks the PrimeCell identification registers, so a
-//! node that points at something else fails its probe instead of being used as a console.
+//! node that points at something else fails its probe instead of being used as a console, and
+//! hooks the receive interrupt ([`ReceiveInterrupt`]): the console reader sleeps until a byte
+//! arrives instead of polling.
 //!
 //! The crate is `no_std` and builds on the host too, where the unit tests
 //! drive it against an ordinary memory buffer standing in for the registers.
@@ -14,6 +16,8 @@
 extern crate alloc;
 
 mod driver;
+
+pub use driver::ReceiveInterrupt;
 
 use core::fmt;
 

@@ -1,8 +1,21 @@
-//! The registry driver against a register block in host memory.
+//! The registry driver against a register block in host memory: identification, and the
+//! receive interrupt on a platform that has interrupts.
 
-use pl011 as _;
+use std::ptr::NonNull;
+use std::sync::{Arc, Mutex};
+
+use pl011::ReceiveInterrupt;
+use registry::mmio::MmioWindow;
+use registry::platform::DmaRegion;
 use registry::testing::HostPlatform;
-use registry::{Bus, BusAddress, BusError, DeviceIds, DeviceSpec, DeviceState, MmioRegion};
+use registry::{
+    Bus, BusAddress, BusError, DeviceIds, DeviceSpec, DeviceState, Irq, IrqError, IrqHandler, IrqReturn, IrqStats,
+    MmioRegion, Platform, PlatformError,
+};
+
+const IMSC: usize = 0x38;
+const MIS: usize = 0x40;
+const ICR: usize = 0x44;
 
 struct OneUart(u64);
 
@@ -14,7 +27,34 @@ impl Bus for OneUart {
         let path = format!("/pl011@{:x}", self.0);
         let mut uart = DeviceSpec::new(&path[1..], BusAddress::Dt { path: path.clone() }, DeviceIds::Compatible(vec!["arm,pl011".into(), "arm,primecell".into()]));
         uart.regions.push(MmioRegion { base: self.0, size: 0x1000 });
+        uart.irqs.push(Irq { controller: "/intc".into(), cells: vec![0, 1, 4], number: Some(33), label: "SPI 1 level-high".into() });
         Ok(vec![uart])
+    }
+}
+
+/// A host platform with interrupts: it keeps the one handler a driver hooks up.
+struct IrqPlatform {
+    host: &'static HostPlatform,
+    handler: Mutex<Option<IrqHandler>>,
+}
+
+impl Platform for IrqPlatform {
+    fn map_mmio(&self, region: MmioRegion) -> Result<NonNull<u8>, PlatformError> {
+        self.host.map_mmio(region)
+    }
+    fn dma_alloc(&self, size: usize, align: usize) -> Result<DmaRegion, PlatformError> {
+        self.host.dma_alloc(size, align)
+    }
+    unsafe fn dma_free(&self, region: DmaRegion) {
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { self.host.dma_free(region) }
+    }
+    fn now_ns(&self) -> u64 {
+        self.host.now_ns()
+    }
+    fn request_irq(&self, _: &Irq, handler: IrqHandler, _: Arc<IrqStats>) -> Result<(), IrqError> {
+        *self.handler.lock().unwrap() = Some(handler);
+        Ok(())
     }
 }
 
@@ -45,4 +85,36 @@ fn binds_a_pl011_and_reports_its_revision() {
 fn refuses_other_primecells_and_non_primecells() {
     assert!(matches!(probe(0x0014_1061, 0xb105_f00d), DeviceState::Failed(r) if r.contains("part 0x061")));
     assert!(matches!(probe(0x0014_1011, 0), DeviceState::Failed(r) if r.contains("not a PrimeCell")));
+}
+
+#[test]
+fn the_receive_interrupt_is_masked_when_it_fires_and_armed_by_the_reader() {
+    let platform: &'static IrqPlatform = Box::leak(Box::new(IrqPlatform { host: HostPlatform::leaked(), handler: Mutex::new(None) }));
+    let words = registers(0x0014_1011, 0xb105_f00d);
+    words[IMSC / 4] = 0x7ff; // a boot loader left every interrupt unmasked
+    platform.host.add_window(0x900_0000, words);
+    let regs = MmioWindow::map(platform, MmioRegion { base: 0x900_0000, size: 0x1000 }).unwrap();
+    let mut registry = registry::probe_all(platform, &[&OneUart(0x900_0000)]);
+    assert_eq!(registry.find_by_path("/pl011@9000000").unwrap().state, DeviceState::Bound);
+    assert_eq!((regs.read32(IMSC), regs.read32(ICR)), (Ok(0), Ok(0x7ff)), "all masked and cleared at probe");
+
+    let (_, receive) = registry.driver_data::<ReceiveInterrupt>().next().expect("hooked");
+    assert_eq!(receive.phys(), 0x900_0000);
+    receive.arm();
+    assert_eq!(regs.read32(IMSC), Ok(0x50), "receive and receive timeout let out");
+    let mut handler = platform.handler.lock().unwrap().take().expect("handler installed");
+    assert_eq!(handler(), IrqReturn::NotMine, "nothing raised");
+    assert_eq!(regs.read32(IMSC), Ok(0x50));
+    regs.write32(MIS, 1 << 6).unwrap(); // a byte waits in the FIFO
+    assert_eq!(handler(), IrqReturn::Handled);
+    assert_eq!(regs.read32(IMSC), Ok(0), "masked until the reader has taken the bytes");
+}
+
+#[test]
+fn without_interrupts_the_uart_binds_all_the_same() {
+    let platform = HostPlatform::leaked();
+    platform.add_window(0x900_0000, registers(0x0014_1011, 0xb105_f00d));
+    let mut registry = registry::probe_all(platform, &[&OneUart(0x900_0000)]);
+    assert_eq!(registry.find_by_path("/pl011@9000000").unwrap().state, DeviceState::Bound);
+    assert!(registry.driver_data::<ReceiveInterrupt>().next().is_none(), "the reader polls");
 }

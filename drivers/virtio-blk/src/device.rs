@@ -6,9 +6,9 @@ use alloc::collections::VecDeque;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use registry::wait::{poll_until, TimedOut};
+use registry::wait::TimedOut;
 use registry::Platform;
-use virtio::{Buffer, LiveDevice, Transport, VirtQueue, VirtioError};
+use virtio::{Buffer, Interrupt, LiveDevice, Transport, VirtQueue, VirtioError};
 
 use crate::config::{self, WANTED_FEATURES};
 use crate::slots::HeaderSlots;
@@ -34,6 +34,8 @@ pub struct BlockDevice {
     /// The request queue, the header slots and the requests in flight: everything the device
     /// may read or write.
     device: LiveDevice<Io>,
+    /// What [`wait`](Self::wait) sleeps on.
+    interrupt: Interrupt,
     info: DiskInfo,
     /// Legacy devices' used lengths are not to be trusted (virtio 1.2, 5.2.6.4).
     legacy: bool,
@@ -68,8 +70,13 @@ pub struct Refused {
 
 impl BlockDevice {
     /// Brings the device up (features, configuration, request queue, DRIVER_OK) and reads its
-    /// ID string. Any error leaves the device marked FAILED.
-    pub fn new(mut transport: Box<dyn Transport>, platform: &'static dyn Platform) -> Result<Self, BlockError> {
+    /// ID string; completions are waited for through `interrupt`. Any error leaves the device
+    /// marked FAILED.
+    pub fn new(
+        mut transport: Box<dyn Transport>,
+        platform: &'static dyn Platform,
+        interrupt: Interrupt,
+    ) -> Result<Self, BlockError> {
         let negotiated = virtio::init_device(transport.as_mut(), WANTED_FEATURES, platform)?;
         let io = start(transport.as_mut(), platform).inspect_err(|_| virtio::fail_device(transport.as_mut()))?;
         let queue_size = io.queue.size();
@@ -80,6 +87,7 @@ impl BlockDevice {
         let legacy = negotiated.is_legacy();
         let mut disk = BlockDevice {
             device,
+            interrupt,
             info,
             legacy,
             failure: None,
@@ -189,9 +197,9 @@ impl BlockDevice {
         Some(Completion { token: Token(used.token), request, result })
     }
 
-    /// The next finished request, polling for up to the completion timeout; `None` when
-    /// nothing is pending. A device that completes nothing in that time is given up on, and
-    /// its requests come back failed.
+    /// The next finished request, waiting (asleep until the device's interrupt, if it has one)
+    /// for up to the completion timeout; `None` when nothing is pending. A device that
+    /// completes nothing in that time is given up on, and its requests come back failed.
     pub fn wait(&mut self) -> Option<Completion> {
         if let Some(done) = self.poll() {
             return Some(done);
@@ -199,9 +207,9 @@ impl BlockDevice {
         if self.pending() == 0 {
             return None;
         }
-        let (platform, timeout_ns) = (self.device.platform(), self.timeout_ns);
+        let (platform, timeout_ns, interrupt) = (self.device.platform(), self.timeout_ns, self.interrupt.clone());
         let mut done = None;
-        let waited = poll_until(platform, timeout_ns, WAITING_FOR, || {
+        let waited = interrupt.wait(platform, timeout_ns, WAITING_FOR, || {
             done = self.poll();
             done.is_some()
         });

@@ -5,7 +5,7 @@ use alloc::format;
 use alloc::string::ToString;
 
 use registry::{Match, ProbeContext, ProbeError};
-use virtio::VirtioDevice;
+use virtio::{Interrupt, VirtioDevice};
 
 use crate::{human_size, BlockDevice};
 
@@ -19,8 +19,9 @@ registry::register_driver!(VIRTIO_BLK_DRIVER = registry::Driver {
 });
 
 fn probe(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
+    let interrupt = Interrupt::request(ctx)?;
     let device = ctx.take_bus_data::<VirtioDevice>().ok_or_else(|| ProbeError::failed("no virtio transport from the bus"))?;
-    let disk = BlockDevice::new(device.transport, ctx.platform).map_err(ProbeError::failed)?;
+    let disk = BlockDevice::new(device.transport, ctx.platform, interrupt).map_err(ProbeError::failed)?;
     let info = disk.info();
     ctx.set_info("capacity", format!("{} sectors ({})", info.capacity, human_size(info.capacity_bytes())));
     ctx.set_info("block size", info.block_size.to_string());

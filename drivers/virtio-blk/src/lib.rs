@@ -8,8 +8,9 @@
 //! A block layer sits on three calls: [`BlockDevice::submit`] queues a sector-addressed
 //! [`Request`] (its data lives in a [`SectorBuffer`], DMA memory the request owns while the
 //! device has it) and returns a [`Token`]; [`BlockDevice::poll`] hands back each finished request
-//! as a [`Completion`], without waiting, so an interrupt handler can drive it later;
-//! [`BlockDevice::wait`] is the bounded, polling form. Many requests may be in flight and the
+//! as a [`Completion`], without waiting; [`BlockDevice::wait`] is the bounded, blocking form,
+//! which sleeps until the device's interrupt (hooked at probe with `virtio::Interrupt`) and
+//! polls only on a platform without interrupts. Many requests may be in flight and the
 //! device completes them in any order. On top sit blocking helpers ([`BlockDevice::read`],
 //! [`BlockDevice::write`], [`BlockDevice::flush`] and the streaming `read_with` / `write_with`)
 //! that split a range into requests and keep several in flight.

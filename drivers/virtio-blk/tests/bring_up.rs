@@ -4,26 +4,11 @@
 
 mod common;
 
-use common::{bring_up, Rig, INTERFACES};
-use registry::{Bus, BusAddress, BusError, DeviceIds, DeviceSpec, DeviceState};
+use common::{bring_up, OneDisk, Rig, INTERFACES};
+use registry::DeviceState;
 use virtio::sim::{BlockModel, Interface, SimDevice, SimPlatform};
 use virtio::status::{DRIVER_OK, FAILED};
-use virtio::VirtioDevice;
 use virtio_blk::{BlockDevice, BlockError};
-
-/// A bus with one virtio block device on it, as a virtio-mmio or virtio-pci bridge makes it.
-struct OneDisk(SimDevice);
-
-impl Bus for OneDisk {
-    fn name(&self) -> &str {
-        "test"
-    }
-    fn enumerate(&self) -> Result<Vec<DeviceSpec>, BusError> {
-        let mut disk = DeviceSpec::new("virtio-blk", BusAddress::Virtio, DeviceIds::Virtio { device_id: 2 });
-        disk.bus_data = Some(Box::new(VirtioDevice { transport: Box::new(self.0.transport()) }));
-        Ok(vec![disk])
-    }
-}
 
 fn info(pairs: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
     pairs.iter().map(|&(key, value)| (key, value.to_string())).collect()

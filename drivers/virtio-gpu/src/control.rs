@@ -1,13 +1,13 @@
 //! The control queue: each request in a DMA slot of its own, submitted without waiting;
-//! completions collected by [`ControlQueue::poll`] (from a polling loop now, from the interrupt
-//! handler later) and picked up by ticket; a blocking call on top.
+//! completions collected by [`ControlQueue::poll`] and picked up by ticket; a blocking call on
+//! top, which sleeps until the device's interrupt between looks.
 
 use alloc::vec::Vec;
 
-use registry::wait::{poll_until, TimedOut};
+use registry::wait::TimedOut;
 use registry::{DmaBuffer, Platform};
 use virtio::dma::DmaAccess;
-use virtio::{fail_device, Buffer, Transport, Used, VirtQueue, VirtioError};
+use virtio::{fail_device, Buffer, Interrupt, Transport, Used, VirtQueue, VirtioError};
 
 use crate::protocol::{decode, Request, Response, MAX_REQUEST_SIZE, MAX_RESPONSE_SIZE};
 use crate::GpuError;
@@ -58,6 +58,8 @@ impl Slot {
 
 pub(crate) struct ControlQueue {
     queue: VirtQueue,
+    /// What [`wait`](Self::wait) sleeps on.
+    interrupt: Interrupt,
     slots: Vec<Slot>,
     next_sequence: u32,
     /// The first error that broke the device: every later operation returns it.
@@ -65,7 +67,11 @@ pub(crate) struct ControlQueue {
 }
 
 impl ControlQueue {
-    pub(crate) fn new(transport: &mut dyn Transport, platform: &'static dyn Platform) -> Result<Self, GpuError> {
+    pub(crate) fn new(
+        transport: &mut dyn Transport,
+        platform: &'static dyn Platform,
+        interrupt: Interrupt,
+    ) -> Result<Self, GpuError> {
         let queue = VirtQueue::new(transport, platform, CONTROL_QUEUE, QUEUE_SIZE)?;
         // A flush is two requests in flight, each a chain of two descriptors.
         if queue.size() < 4 {
@@ -75,7 +81,7 @@ impl ControlQueue {
             .map(|_| DmaBuffer::new(platform, SLOT_SIZE, 8).map(|memory| Slot { memory, pending: None, done: None }))
             .collect::<Result<Vec<_>, _>>()
             .map_err(VirtioError::Dma)?;
-        Ok(ControlQueue { queue, slots, next_sequence: 0, broken: None })
+        Ok(ControlQueue { queue, interrupt, slots, next_sequence: 0, broken: None })
     }
 
     pub(crate) fn free_slots(&self) -> usize {
@@ -159,8 +165,9 @@ impl ControlQueue {
         }
     }
 
-    /// Polls until `ticket` is done, bounded by [`CALL_TIMEOUT_NS`]. On a timeout the request
-    /// stays with the device, which may still answer it; its slot is freed then.
+    /// Waits (asleep between the device's interrupts, if it has any) until `ticket` is done,
+    /// bounded by [`CALL_TIMEOUT_NS`]. On a timeout the request stays with the device, which
+    /// may still answer it; its slot is freed then.
     pub(crate) fn wait(
         &mut self,
         transport: &mut dyn Transport,
@@ -168,7 +175,8 @@ impl ControlQueue {
         ticket: Ticket,
     ) -> Result<Response, GpuError> {
         let mut failure = None;
-        let waited = poll_until(platform, CALL_TIMEOUT_NS, WAIT_WHAT, || {
+        let interrupt = self.interrupt.clone();
+        let waited = interrupt.wait(platform, CALL_TIMEOUT_NS, WAIT_WHAT, || {
             if let Err(error) = self.poll(transport) {
                 failure = Some(error);
             }
@@ -178,7 +186,7 @@ impl ControlQueue {
             return outcome;
         }
         self.abandon(ticket);
-        // Without a failure, poll_until only returns before the ticket is done on a timeout.
+        // Without a failure, a wait only returns before the ticket is done on a timeout.
         Err(failure.unwrap_or_else(|| {
             let timeout = waited.err().unwrap_or(TimedOut { what: WAIT_WHAT, after_ns: CALL_TIMEOUT_NS });
             VirtioError::TimedOut(timeout).into()

@@ -3,7 +3,7 @@
 use alloc::format;
 
 use registry::{Match, ProbeContext, ProbeError};
-use virtio::VirtioDevice;
+use virtio::{Interrupt, VirtioDevice};
 
 use crate::Gpu;
 
@@ -16,9 +16,10 @@ registry::register_driver!(VIRTIO_GPU_DRIVER = registry::Driver {
 });
 
 fn probe(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
+    let interrupt = Interrupt::request(ctx)?;
     let device =
         ctx.take_bus_data::<VirtioDevice>().ok_or_else(|| ProbeError::failed("no virtio transport from the bus"))?;
-    let gpu = Gpu::new(*device, ctx.platform).map_err(ProbeError::failed)?;
+    let gpu = Gpu::new(*device, ctx.platform, interrupt).map_err(ProbeError::failed)?;
     let mode = gpu.mode();
     ctx.set_info("display", format!("{}x{} on scanout {}", mode.width, mode.height, mode.scanout));
     // Dropping the data (when the device is removed) resets the GPU before freeing its memory.

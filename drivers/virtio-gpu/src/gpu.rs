@@ -2,7 +2,7 @@
 //! enabled scanout) and flushes of damaged rectangles.
 
 use registry::{DmaBuffer, Platform};
-use virtio::{LiveDevice, Transport, VirtioDevice, VirtioError};
+use virtio::{Interrupt, LiveDevice, Transport, VirtioDevice, VirtioError};
 
 use crate::control::{ControlQueue, Ticket};
 use crate::protocol::{self, Response, ScanoutInfo, BYTES_PER_PIXEL, MAX_SCANOUTS};
@@ -28,8 +28,8 @@ pub struct DisplayMode {
 ///
 /// The kernel draws into [`framebuffer`](Self::framebuffer) and makes a damaged rectangle
 /// visible with [`flush`](Self::flush), or without waiting with
-/// [`submit_flush`](Self::submit_flush), [`poll_completions`](Self::poll_completions) (what an
-/// interrupt handler will call) and [`flush_outcome`](Self::flush_outcome).
+/// [`submit_flush`](Self::submit_flush), [`poll_completions`](Self::poll_completions) and
+/// [`flush_outcome`](Self::flush_outcome).
 pub struct Gpu {
     /// The control queue and the framebuffer, which the device reads during transfers.
     device: LiveDevice<(ControlQueue, DmaBuffer)>,
@@ -45,11 +45,13 @@ pub struct FlushTicket {
 }
 
 impl Gpu {
-    /// Brings the device up and shows an all-black framebuffer on its first enabled scanout.
-    /// On error the device is left FAILED (and reset, so it no longer uses the memory).
-    pub fn new(device: VirtioDevice, platform: &'static dyn Platform) -> Result<Self, GpuError> {
+    /// Brings the device up and shows an all-black framebuffer on its first enabled scanout;
+    /// every wait for the device goes through `interrupt`. On error the device is left FAILED
+    /// (and reset, so it no longer uses the memory).
+    pub fn new(device: VirtioDevice, platform: &'static dyn Platform, interrupt: Interrupt) -> Result<Self, GpuError> {
         let mut transport = device.transport;
-        let control = start(transport.as_mut(), platform).inspect_err(|_| virtio::fail_device(transport.as_mut()))?;
+        let control =
+            start(transport.as_mut(), platform, interrupt).inspect_err(|_| virtio::fail_device(transport.as_mut()))?;
         let mut live = LiveDevice::new(transport, platform, control);
         let mode = read_mode(&mut live).map_err(|e| failing(&mut live, e))?;
         let bytes = mode.width as usize * mode.height as usize * BYTES_PER_PIXEL as usize;
@@ -142,10 +144,14 @@ impl Gpu {
 }
 
 /// Steps 1-8 of device initialisation with the control queue.
-fn start(transport: &mut dyn Transport, platform: &'static dyn Platform) -> Result<ControlQueue, GpuError> {
+fn start(
+    transport: &mut dyn Transport,
+    platform: &'static dyn Platform,
+    interrupt: Interrupt,
+) -> Result<ControlQueue, GpuError> {
     // No optional feature is used: no 3D (VIRGL), EDID, UUIDs or blob resources.
     virtio::init_device(transport, 0, platform)?;
-    let control = ControlQueue::new(transport, platform)?;
+    let control = ControlQueue::new(transport, platform, interrupt)?;
     virtio::finish_init(transport)?;
     Ok(control)
 }

@@ -4,11 +4,11 @@
 mod common;
 
 use common::{Rig, BOTH, HEIGHT, WIDTH};
-use registry::{Bus, BusAddress, BusError, DeviceIds, DeviceSpec, DeviceState};
+use registry::{Bus, BusAddress, BusError, DeviceIds, DeviceSpec, DeviceState, Platform, Registry};
 use virtio::sim::gpu::*;
 use virtio::sim::{Interface, SimDevice, SimPlatform};
 use virtio::status::{DRIVER_OK, FAILED};
-use virtio::VirtioDevice;
+use virtio::{Interrupt, VirtioDevice};
 use virtio_gpu::{DisplayMode, Gpu, GpuError};
 
 #[test]
@@ -32,7 +32,7 @@ fn the_first_enabled_scanout_is_driven() {
     let model = GpuModel::with_scanouts(platform, &[(0, 0, false), (800, 600, true), (640, 480, true)]);
     let view = model.view();
     let device = SimDevice::new(platform, Interface::Modern, model);
-    let gpu = Gpu::new(VirtioDevice { transport: Box::new(device.transport()) }, platform).expect("bring-up");
+    let gpu = Gpu::new(VirtioDevice { transport: Box::new(device.transport()) }, platform, Interrupt::polled()).expect("bring-up");
     assert_eq!(gpu.mode(), DisplayMode { scanout: 1, width: 800, height: 600 });
     assert_eq!(view.screen(), Some((1, 800, 600)));
 }
@@ -74,7 +74,8 @@ fn nonsense_scanout_counts_are_refused() {
     }
 }
 
-/// Virtio GPUs straight on a bus, as a virtio-mmio or virtio-pci driver would add them.
+/// Virtio GPUs straight on a bus with their interrupt lines, as a virtio-mmio or virtio-pci
+/// driver would add them.
 struct VirtioGpus(Vec<SimDevice>);
 
 impl Bus for VirtioGpus {
@@ -85,6 +86,7 @@ impl Bus for VirtioGpus {
     fn enumerate(&self) -> Result<Vec<DeviceSpec>, BusError> {
         let specs = self.0.iter().enumerate().map(|(index, device)| {
             let mut spec = DeviceSpec::new(format!("gpu{index}"), BusAddress::Virtio, DeviceIds::Virtio { device_id: 16 });
+            spec.irqs.push(device.irq());
             spec.bus_data = Some(Box::new(VirtioDevice { transport: Box::new(device.transport()) }));
             spec
         });
@@ -108,6 +110,21 @@ fn the_registry_binds_gpus_and_lsdev_shows_the_display_or_the_failure() {
     assert!(text.contains("display: 1280x800 on scanout 0"), "{text}");
     let gpus: Vec<_> = registry.driver_data::<Gpu>().map(|(path, gpu)| (path.to_string(), gpu.mode().width)).collect();
     assert_eq!(gpus, [("/gpu0".to_string(), 1280)]);
+}
+
+#[test]
+fn requests_complete_by_interrupt_while_the_driver_sleeps() {
+    let platform = SimPlatform::leaked();
+    let device = SimDevice::new(platform, Interface::Modern, GpuModel::new(platform, WIDTH, HEIGHT));
+    device.set_completion_latency(Some(100_000));
+    let mut registry = registry::probe_all(platform, &[&VirtioGpus(vec![device])]);
+    let handled = |registry: &Registry| registry.find_by_path("/gpu0").unwrap().irq_stats[0].1.handled();
+    assert_eq!(handled(&registry), 4, "four bring-up commands, one at a time: one interrupt each");
+    let (_, gpu) = registry.driver_data::<Gpu>().next().expect("bound");
+    let start = platform.now_ns();
+    gpu.flush(virtio_gpu::Rect::new(0, 0, WIDTH, HEIGHT)).expect("flush");
+    assert!(platform.now_ns() - start >= 100_000, "waited for the device");
+    assert_eq!(handled(&registry), 5, "the transfer and the flush went together and came back together");
 }
 
 #[test]

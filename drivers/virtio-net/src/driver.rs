@@ -5,7 +5,7 @@ use alloc::format;
 use alloc::string::ToString;
 
 use registry::{Match, ProbeContext, ProbeError};
-use virtio::VirtioDevice;
+use virtio::{Interrupt, VirtioDevice};
 
 use crate::VirtioNet;
 
@@ -19,8 +19,9 @@ registry::register_driver!(VIRTIO_NET_DRIVER = registry::Driver {
 });
 
 fn probe(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
+    let interrupt = Interrupt::request(ctx)?;
     let device = ctx.take_bus_data::<VirtioDevice>().ok_or_else(|| ProbeError::failed("no virtio transport"))?;
-    let mut nic = VirtioNet::new(device.transport, ctx.platform).map_err(ProbeError::failed)?;
+    let mut nic = VirtioNet::new(device.transport, ctx.platform, interrupt).map_err(ProbeError::failed)?;
     ctx.set_info("mac", nic.mac().to_string());
     ctx.set_info("link", nic.link().map_or_else(|error| format!("unknown ({error})"), |link| link.to_string()));
     let (rx, tx) = nic.queue_sizes();

@@ -3,7 +3,7 @@
 use alloc::boxed::Box;
 
 use registry::Platform;
-use virtio::{fail_device, LiveDevice, Negotiated, Transport};
+use virtio::{fail_device, Interrupt, LiveDevice, Negotiated, Transport};
 
 use crate::link::{Link, MacAddress};
 use crate::packets::PacketQueue;
@@ -25,12 +25,14 @@ const FALLBACK_MAC: MacAddress = MacAddress([0x02, 0, 0, 0, 0, 0x01]);
 /// Nothing here waits: [`receive`](Self::receive) takes a frame the device has delivered, if
 /// any; [`transmit`](Self::transmit) hands one over without waiting for it to go out, and later
 /// calls reclaim the buffers the device has finished with. The caller's loop (a network stack's
-/// poll) is the waiting layer; an interrupt handler will only have to wake that loop.
+/// poll) is the waiting layer: between polls it sleeps with [`idle_until`](Self::idle_until),
+/// which the device's interrupt (a frame arrived, a frame went out) ends.
 ///
 /// After any error from the device, the device is marked FAILED and every call returns that
 /// error. Dropping the NIC resets the device before its memory is freed ([`LiveDevice`]).
 pub struct VirtioNet {
     device: LiveDevice<Queues>,
+    interrupt: Interrupt,
     negotiated: Negotiated,
     mac: MacAddress,
     /// The error that stopped the NIC; the device has been marked FAILED.
@@ -45,8 +47,13 @@ struct Queues {
 
 impl VirtioNet {
     /// Initialises the device behind `transport`: features, MAC, both queues with every receive
-    /// buffer given, DRIVER_OK. On error the device is left FAILED.
-    pub fn new(mut transport: Box<dyn Transport>, platform: &'static dyn Platform) -> Result<Self, NetError> {
+    /// buffer given, DRIVER_OK; `interrupt` is what [`idle_until`](Self::idle_until) sleeps on.
+    /// On error the device is left FAILED.
+    pub fn new(
+        mut transport: Box<dyn Transport>,
+        platform: &'static dyn Platform,
+        interrupt: Interrupt,
+    ) -> Result<Self, NetError> {
         let negotiated = virtio::init_device(&mut *transport, WANTED_FEATURES, platform)?;
         let prepared = read_mac(&*transport, &negotiated)
             .and_then(|mac| Ok((mac, Queues::new(&mut *transport, platform, header_len(&negotiated))?)));
@@ -58,7 +65,8 @@ impl VirtioNet {
                 return Err(error);
             }
         };
-        let mut nic = VirtioNet { device: LiveDevice::new(transport, platform, queues), negotiated, mac, failed: None };
+        let device = LiveDevice::new(transport, platform, queues);
+        let mut nic = VirtioNet { device, interrupt, negotiated, mac, failed: None };
         nic.start()?;
         Ok(nic)
     }
@@ -95,6 +103,13 @@ impl VirtioNet {
         self.failed.as_ref()
     }
 
+    /// Sleeps until the device's interrupt (or another) or `deadline_ns` on the platform's
+    /// clock, for the caller's poll loop; returns at once when the NIC has no interrupt, so the
+    /// loop polls.
+    pub fn idle_until(&self, deadline_ns: u64) {
+        self.interrupt.idle_until(self.device.platform(), deadline_ns);
+    }
+
     /// The next frame the device has delivered (without the virtio-net header), or `None`.
     /// Its buffer is already back in the receive queue: the frame is a copy, valid until the
     /// next call.
@@ -121,8 +136,8 @@ impl VirtioNet {
         self.check().map(|()| true)
     }
 
-    /// Returns the buffers of frames the device has sent to the free list: what a transmit
-    /// completion interrupt will trigger. [`transmit`](Self::transmit) does it too.
+    /// Returns the buffers of frames the device has sent to the free list.
+    /// [`transmit`](Self::transmit) does it too.
     pub fn reclaim_transmitted(&mut self) -> Result<(), NetError> {
         self.check()?;
         let (transport, queues) = self.device.parts();

@@ -16,6 +16,10 @@
 //! - Requests go through [`VirtQueue::add`] (a descriptor chain), [`VirtQueue::notify`], and
 //!   [`VirtQueue::pop_used`] / [`VirtQueue::wait_used`], which validate everything the device
 //!   writes back.
+//! - Before taking its bus data, the probe hooks the device's interrupt with
+//!   [`Interrupt::request`]: the shared handler acknowledges the device from interrupt context,
+//!   and [`Interrupt::wait`] sleeps until an interrupt (or polls, without one). A driver's
+//!   every completion wait goes through it.
 //!
 //! Memory shared with the device comes from the platform ([`registry::DmaBuffer`]): the device is
 //! given the buffer's `phys` address, the CPU uses its pointer; the core never assumes they are
@@ -40,6 +44,7 @@ mod error;
 pub mod features;
 pub mod ids;
 mod init;
+mod interrupt;
 mod live;
 pub mod mmio;
 pub mod pci;
@@ -51,6 +56,7 @@ mod transport;
 
 pub use error::VirtioError;
 pub use init::{fail_device, finish_init, init_device, Negotiated};
+pub use interrupt::{Interrupt, InterruptStatus, CONFIG_CHANGE, USED_BUFFER};
 pub use live::LiveDevice;
 pub use queue::{Buffer, Used, VirtQueue, MAX_QUEUE_SIZE};
 pub use transport::{check_config_access, QueueAddresses, Transport, VirtioDevice, RESET_TIMEOUT_NS};

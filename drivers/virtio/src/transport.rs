@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use registry::wait::poll_until;
 use registry::{BusAddress, DeviceIds, DeviceSpec, Irq, Platform};
 
-use crate::{ids, VirtioError};
+use crate::{ids, InterruptStatus, VirtioError};
 
 /// How long [`Transport::reset`] waits for the device to read back status 0.
 pub const RESET_TIMEOUT_NS: u64 = 100_000_000;
@@ -95,10 +95,9 @@ pub trait Transport: Send {
     fn write_config_u16(&mut self, offset: usize, value: u16) -> Result<(), VirtioError>;
     fn write_config_u32(&mut self, offset: usize, value: u32) -> Result<(), VirtioError>;
 
-    /// Pending interrupt causes: bit 0 used buffer, bit 1 configuration change.
-    fn interrupt_status(&self) -> Result<u32, VirtioError>;
-    /// Acknowledges the causes in `bits`.
-    fn ack_interrupt(&self, bits: u32) -> Result<(), VirtioError>;
+    /// A second handle on the interrupt status and acknowledge registers, for the device's
+    /// interrupt handler ([`Interrupt`](crate::Interrupt)), which runs without the transport.
+    fn interrupt_status(&self) -> Box<dyn InterruptStatus>;
 }
 
 impl dyn Transport + '_ {

@@ -6,7 +6,7 @@ mod common;
 use common::{BlockRig, Request};
 use virtio::sim::{BlockModel, Interface, Misbehaviour};
 use virtio::status::FAILED;
-use virtio::{Used, VirtioError};
+use virtio::{Interrupt, Used, VirtioError};
 
 /// A block device over a 256-entry queue, misbehaving as told, with one 3-descriptor read
 /// request submitted; returns the rig, the request and its token.
@@ -21,7 +21,7 @@ fn submit_to(misbehaviour: Misbehaviour) -> (BlockRig, Request, u16) {
 /// Waits for the completion the device botched and checks the outcome is `expected`, for good.
 fn expect_device_error(rig: &mut BlockRig, expected: VirtioError, message: &str) {
     let free_before = rig.queue.free_descriptors();
-    let error = rig.queue.wait_used(&mut rig.transport, rig.platform, 1_000_000).unwrap_err();
+    let error = rig.queue.wait_used(&mut rig.transport, rig.platform, 1_000_000, &Interrupt::polled()).unwrap_err();
     assert_eq!(error, expected);
     assert_eq!(error.to_string(), message);
     assert_ne!(rig.device.status() & FAILED, 0, "device marked FAILED");
@@ -89,7 +89,7 @@ fn duplicate_completion_is_never_freed_twice() {
 #[test]
 fn a_broken_queue_still_frees_all_its_memory() {
     let (mut rig, request, _) = submit_to(Misbehaviour::UsedIdOutOfRange);
-    assert!(rig.queue.wait_used(&mut rig.transport, rig.platform, 1_000_000).is_err());
+    assert!(rig.queue.wait_used(&mut rig.transport, rig.platform, 1_000_000, &Interrupt::polled()).is_err());
     let host = rig.platform.host();
     drop((rig, request));
     assert_eq!(host.dma_live(), 0);

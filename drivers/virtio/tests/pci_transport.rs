@@ -104,7 +104,7 @@ fn modern_bring_up_through_the_capabilities() {
     bound.queue.notify(bound.transport.as_ref()).unwrap();
     assert_eq!(word(NOTIFY + 3 * NOTIFY_MULTIPLIER as usize), 0, "queue 0's doorbell at notify_off * multiplier");
     bar.write8(ISR, 0x3).unwrap();
-    assert_eq!(bound.transport.interrupt_status(), Ok(3));
+    assert_eq!(bound.transport.interrupt_status().take_causes(), Ok(3));
     assert_eq!(bound.transport.read_config_u64(0), Ok(CAPACITY));
     assert_eq!(bound.transport.config_size(), 0x100);
     assert_eq!(

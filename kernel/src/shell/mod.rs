@@ -7,13 +7,19 @@ mod gpu;
 mod net;
 mod blk;
 mod system;
+mod bench;
+#[cfg(feature = "virtio-drivers-peer")]
+mod peer;
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use registry::Registry;
+use boards::Console;
+use pl011::ReceiveInterrupt;
+use registry::{Platform, Registry};
 
 use crate::console;
+use crate::platform::PLATFORM;
 
 const PROMPT: &str = "kernel> ";
 /// Longer lines are cut: nothing here needs more, and the buffer must stay bounded.
@@ -43,7 +49,7 @@ pub(crate) use shell_command;
 pub fn run(registry: &mut Registry) -> ! {
     loop {
         print!("{PROMPT}");
-        let line = read_line();
+        let line = read_line(registry);
         let words: Vec<&str> = line.split_whitespace().collect();
         let Some((&name, args)) = words.split_first() else { continue };
         match COMMANDS.iter().find(|c| c.name == name) {
@@ -54,14 +60,10 @@ pub fn run(registry: &mut Registry) -> ! {
 }
 
 /// One line from the console, echoed, with backspace handling.
-fn read_line() -> String {
+fn read_line(registry: &mut Registry) -> String {
     let mut line = String::new();
     loop {
-        let Some(byte) = console::try_read_byte() else {
-            core::hint::spin_loop();
-            continue;
-        };
-        match byte {
+        match next_byte(registry) {
             b'\r' | b'\n' => {
                 println!();
                 return line;
@@ -78,4 +80,28 @@ fn read_line() -> String {
             _ => {}
         }
     }
+}
+
+/// The next byte typed at the console. Between bytes the CPU sleeps: until the UART's receive
+/// interrupt when it has one (waking now and then all the same, so a lost interrupt costs a
+/// moment, not the shell), else until the next look at the UART.
+fn next_byte(registry: &mut Registry) -> u8 {
+    /// How long the shell sleeps at most with the receive interrupt armed, and between looks
+    /// at a UART without one.
+    const SLEEP_ARMED_NS: u64 = 100_000_000;
+    const SLEEP_POLLING_NS: u64 = 1_000_000;
+    loop {
+        if let Some(byte) = console::try_read_byte() {
+            return byte;
+        }
+        let armed = console_receive_interrupt(registry).map(ReceiveInterrupt::arm).is_some();
+        let sleep = if armed { SLEEP_ARMED_NS } else { SLEEP_POLLING_NS };
+        PLATFORM.idle_until(PLATFORM.now_ns().saturating_add(sleep));
+    }
+}
+
+/// The receive interrupt of the UART the console is on, if its driver hooked one.
+fn console_receive_interrupt(registry: &mut Registry) -> Option<&ReceiveInterrupt> {
+    let Console::Pl011 { base } = crate::BOARD.early_console else { return None };
+    registry.driver_data::<ReceiveInterrupt>().find(|(_, receive)| receive.phys() == base).map(|(_, receive)| &*receive)
 }

@@ -1,13 +1,15 @@
 //! Boot tests of the virtio-blk driver, checked from the host: the host writes a known pattern
 //! into a disk image, the kernel checks it, writes its own pattern elsewhere (several requests in
 //! flight), flushes and powers off; the host then checks the image byte for byte. With two disks
-//! at once, each binds with its own size and ID and writes stay on their disk.
+//! at once, each binds with its own size and ID and writes stay on their disk. Every disk
+//! completes its requests by interrupt (GICv2, and GICv3 in one variant): `lsdev` counts them.
 
 use std::path::{Path, PathBuf};
 
 use boards::{Board, VirtioTransport};
 use virtio_blk::{human_size, pattern, SECTOR_SIZE};
 
+use super::interrupts::interrupt_counts;
 use super::{any_board, boot_and_drive, has_device_tree, run_command, BootTest};
 use crate::qemu::{Options, Session};
 use crate::{fail, scratch_dir, XtaskResult};
@@ -16,17 +18,22 @@ pub const TESTS: &[BootTest] = &[
     BootTest {
         name: "virtio-blk on the board's transport (legacy virtio-mmio on virt): host pattern checked, guest pattern on the image",
         applies: any_board,
-        run: |b, i| one_disk(b, i, "legacy", board_transport(b), false),
+        run: |b, i| one_disk(b, i, "legacy", board_transport(b), false, &[]),
     },
     BootTest {
         name: "virtio-blk over modern virtio-mmio: host pattern checked, guest pattern on the image",
         applies: virtio_mmio_board,
-        run: |b, i| one_disk(b, i, "modern", board_transport(b), true),
+        run: |b, i| one_disk(b, i, "modern", board_transport(b), true, &[]),
+    },
+    BootTest {
+        name: "virtio-blk over modern virtio-mmio with a GICv3: host pattern checked, guest pattern on the image",
+        applies: has_device_tree,
+        run: |b, i| one_disk(b, i, "gicv3", board_transport(b), true, &["-M", "gic-version=3"]),
     },
     BootTest {
         name: "virtio-blk-pci on the PCIe host: host pattern checked, guest pattern on the image",
         applies: has_device_tree,
-        run: |b, i| one_disk(b, i, "pci", VirtioTransport::Pci, false),
+        run: |b, i| one_disk(b, i, "pci", VirtioTransport::Pci, false, &[]),
     },
     BootTest { name: "two virtio-blk disks at once: own sizes and IDs, writes stay apart", applies: any_board, run: two_disks },
 ];
@@ -164,12 +171,15 @@ fn fill_command(number: usize, region: &Region) -> String {
     format!("blk fill {number} {} {} {:#x}", region.first, region.sectors, region.seed)
 }
 
-/// One disk on `transport`: the host's region checks out in the guest, the guest's lands on the
-/// image, a write beyond the end is refused, nothing else changes.
-fn one_disk(board: &Board, image: &Path, mode: &str, transport: VirtioTransport, modern_mmio: bool) -> XtaskResult {
+/// One disk on `transport` (`extra` QEMU arguments, e.g. another GIC): the host's region checks
+/// out in the guest, the guest's lands on the image, a write beyond the end is refused, nothing
+/// else changes, and the disk took interrupts.
+fn one_disk(board: &Board, image: &Path, mode: &str, transport: VirtioTransport, modern_mmio: bool, extra: &[&str]) -> XtaskResult {
     let disk = Disk::create(&format!("blk-{}-{mode}", board.name), "blk-test-disk", DISK_SECTORS, &[HOST_REGION])?;
-    let options = options_with(board, &[&disk], transport, modern_mmio)?;
+    let mut options = options_with(board, &[&disk], transport, modern_mmio)?;
+    options.extra.extend(extra.iter().map(|arg| arg.to_string()));
     boot_and_drive(board, image, &options, &format!("blk-{mode}"), |session| {
+        let at_boot = interrupt_counts(session)?;
         let number = disk_number(&run_command(session, "blk list")?, &disk)?;
         let size = human_size(DISK_SECTORS * SECTOR_SIZE as u64);
         let info = format!("capacity: {DISK_SECTORS} sectors ({size}), block size: 512, id: blk-test-disk, read-only: no, flush: yes");
@@ -195,6 +205,10 @@ fn one_disk(board: &Board, image: &Path, mode: &str, transport: VirtioTransport,
         let beyond = Region { first: DISK_SECTORS - 1, sectors: 2, seed: 1 };
         let refused = format!("blk fill: failed: 2 sectors from sector {} reach beyond the disk's {DISK_SECTORS} sectors", DISK_SECTORS - 1);
         expect(session, &fill_command(number, &beyond), &refused)?;
+        if extra.contains(&"gic-version=3") {
+            expect(session, "lsdev", "version: GICv3")?;
+        }
+        eprint!("{}", interrupt_counts(session)?.expect_more_than(board, &at_boot, &["virtio-blk", "pl011"])?);
         Ok(())
     })?;
     disk.check_image(&[HOST_REGION, GUEST_REGION])
@@ -209,6 +223,7 @@ fn two_disks(board: &Board, image: &Path) -> XtaskResult {
     let on_second = Region { first: 4096, sectors: 1024, seed: 0x5ec };
     let options = options_with(board, &[&first, &second], board.qemu.virtio_transport, false)?;
     boot_and_drive(board, image, &options, "blk-two-disks", |session| {
+        let at_boot = interrupt_counts(session)?;
         let listing = run_command(session, "blk list")?;
         let (a, b) = (disk_number(&listing, &first)?, disk_number(&listing, &second)?);
         if a == b {
@@ -221,6 +236,7 @@ fn two_disks(board: &Board, image: &Path) -> XtaskResult {
         expect(session, &check_command(a, &on_first), "blk check: 2048 sectors ok")?;
         // The first disk's region on the second disk is still zeros.
         expect(session, &check_command(b, &on_first), "blk check: mismatch at sector 64 byte 0")?;
+        eprint!("{}", interrupt_counts(session)?.expect_more_than(board, &at_boot, &["virtio-blk"])?);
         Ok(())
     })?;
     first.check_image(&[on_first])?;

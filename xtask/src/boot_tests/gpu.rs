@@ -1,12 +1,14 @@
 //! Boot tests of the virtio-gpu driver, from what QEMU's display shows: the kernel draws its
 //! test picture, a QMP screendump is checked pixel by pixel, then the kernel fills and flushes
-//! a box and a second screendump must differ from the first exactly there.
+//! a box and a second screendump must differ from the first exactly there. The GPU answers by
+//! interrupt: `lsdev` must count them.
 
 use std::path::Path;
 use std::time::Duration;
 
 use boards::Board;
 
+use super::interrupts::interrupt_counts;
 use super::{boot_and_drive, has_device_tree, run_command, BootTest};
 use crate::qemu::Options;
 use crate::qmp::Qmp;
@@ -54,6 +56,7 @@ fn picture_on_screen(board: &Board, image: &Path, mode: &str, attach_gpu: fn(&mu
     options.extra.extend(["-qmp".into(), format!("unix:{},server=on,wait=off", socket.display())]);
     let screenshots = scratch_dir()?;
     let result = boot_and_drive(board, image, &options, &format!("gpu-{mode}"), |session| {
+        let at_boot = interrupt_counts(session)?;
         let info = run_command(session, "gpu info")?;
         let (width, height) = display_size(&info)?;
         let mut qmp = Qmp::connect(&socket, QMP_TIMEOUT)?;
@@ -72,7 +75,9 @@ fn picture_on_screen(board: &Board, image: &Path, mode: &str, attach_gpu: fn(&mu
         expect_output(&run_command(session, &command)?, "gpu: filled and flushed")?;
         let after_path = screenshots.join(format!("screenshot-{}-{mode}-box.png", board.name));
         let after = Screenshot::take(&mut qmp, &after_path)?;
-        check_box(&before, &after, (x, y, w, h)).map_err(|e| fail(format!("{} ({})", e, after_path.display())))
+        check_box(&before, &after, (x, y, w, h)).map_err(|e| fail(format!("{} ({})", e, after_path.display())))?;
+        eprint!("{}", interrupt_counts(session)?.expect_more_than(board, &at_boot, &["virtio-gpu"])?);
+        Ok(())
     });
     let _ = std::fs::remove_file(&socket);
     result

@@ -3,6 +3,7 @@
 
 mod blk;
 mod gpu;
+mod interrupts;
 mod lsdev;
 mod net;
 
@@ -18,7 +19,7 @@ use crate::qemu::{self, Options, Session};
 use crate::{fail, kernel, scratch_dir, workspace_root, XtaskResult};
 
 /// The test kernel's shell prompt.
-const PROMPT: &str = "kernel> ";
+pub const PROMPT: &str = "kernel> ";
 const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -1,7 +1,8 @@
 //! Boot tests of virtio-net with smoltcp on QEMU's user network: DHCP, ping to the gateway, a
 //! TCP echo server in the guest that the host feeds a few MiB through a port forward, and a
 //! connection from the guest to a host listener (QEMU maps 10.0.2.2 to the host's loopback)
-//! whose echo the guest checks. Host sockets are on 127.0.0.1 only; every wait is bounded.
+//! whose echo the guest checks. Host sockets are on 127.0.0.1 only; every wait is bounded. The
+//! NIC runs in interrupt mode: `lsdev` must count its interrupts.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use boards::Board;
 
+use super::interrupts::interrupt_counts;
 use super::{boot_and_drive, has_device_tree, run_command, BootTest, PROMPT};
 use crate::qemu::Options;
 use crate::{fail, XtaskResult};
@@ -61,6 +63,7 @@ fn end_to_end(board: &Board, image: &Path, mode: &str, modern: bool, suffix: Opt
     options.extra.extend(["-netdev".into(), netdev, "-device".into(), nic]);
 
     boot_and_drive(board, image, &options, &format!("net-{mode}"), |session| {
+        let at_boot = interrupt_counts(session)?;
         let lsdev = run_command(session, "lsdev")?;
         expect_line(&lsdev, "mac: 52:54:00:12:34:56, link: up, queues: rx 256, tx 256", "lsdev")?;
         let up = run_command(session, "net up")?;
@@ -94,6 +97,7 @@ fn end_to_end(board: &Board, image: &Path, mode: &str, modern: bool, suffix: Opt
             "xtask: net [{mode}]: guest -> host: {SEND_BYTES} bytes sent, {host_echoed} echoed by the host, checked by the guest ({:.1} s)",
             started.elapsed().as_secs_f64()
         );
+        eprint!("{}", interrupt_counts(session)?.expect_more_than(board, &at_boot, &["virtio-net", "pl011"])?);
         Ok(())
     })
 }

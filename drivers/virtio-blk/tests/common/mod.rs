@@ -6,8 +6,9 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use registry::platform::DmaRegion;
-use registry::{MmioRegion, Platform, PlatformError};
+use registry::{Bus, BusAddress, BusError, DeviceIds, DeviceSpec, MmioRegion, Platform, PlatformError};
 use virtio::sim::{BlockDisk, BlockModel, CompletionOrder, Interface, SimDevice, SimPlatform};
+use virtio::{Interrupt, VirtioDevice};
 use virtio_blk::{pattern, BlockDevice, BlockError, SectorBuffer, SECTOR_SIZE};
 
 pub const INTERFACES: [Interface; 2] = [Interface::Modern, Interface::Legacy];
@@ -32,7 +33,7 @@ impl Rig {
         let disk = model.disk();
         let device = SimDevice::new(platform, interface, model);
         shape(&device);
-        let blk = BlockDevice::new(Box::new(device.transport()), platform).expect("bring-up");
+        let blk = BlockDevice::new(Box::new(device.transport()), platform, Interrupt::polled()).expect("bring-up");
         Rig { platform, device, disk, blk }
     }
 
@@ -65,8 +66,24 @@ pub fn bring_up(
     let platform = SimPlatform::leaked();
     let disk = model.disk();
     let device = SimDevice::new(platform, interface, model);
-    let bound = BlockDevice::new(Box::new(device.transport()), platform);
+    let bound = BlockDevice::new(Box::new(device.transport()), platform, Interrupt::polled());
     (platform, device, disk, bound)
+}
+
+/// A bus with one virtio block device on it and the device's interrupt line, as a virtio-mmio
+/// or virtio-pci bridge makes it.
+pub struct OneDisk(pub SimDevice);
+
+impl Bus for OneDisk {
+    fn name(&self) -> &str {
+        "test"
+    }
+    fn enumerate(&self) -> Result<Vec<DeviceSpec>, BusError> {
+        let mut disk = DeviceSpec::new("virtio-blk", BusAddress::Virtio, DeviceIds::Virtio { device_id: 2 });
+        disk.irqs.push(self.0.irq());
+        disk.bus_data = Some(Box::new(VirtioDevice { transport: Box::new(self.0.transport()) }));
+        Ok(vec![disk])
+    }
 }
 
 /// `sectors` sectors of the pattern for `seed`, from sector 0.
@@ -106,7 +123,7 @@ impl BusyDevicePlatform {
             rounds: AtomicU64::new(0),
             most_held: AtomicUsize::new(0),
         }));
-        let blk = BlockDevice::new(Box::new(device.transport()), platform).expect("bring-up");
+        let blk = BlockDevice::new(Box::new(device.transport()), platform, Interrupt::polled()).expect("bring-up");
         (platform, device, disk, blk)
     }
 

@@ -3,7 +3,7 @@
 
 use virtio::sim::gpu::{GpuModel, GpuView};
 use virtio::sim::{Interface, SimDevice, SimPlatform};
-use virtio::VirtioDevice;
+use virtio::{Interrupt, VirtioDevice};
 use virtio_gpu::{Gpu, GpuError};
 
 pub const WIDTH: u32 = 64;
@@ -27,7 +27,7 @@ impl Rig {
 
     /// The driver's bring-up on this device.
     pub fn bring_up(&self) -> Result<Gpu, GpuError> {
-        Gpu::new(VirtioDevice { transport: Box::new(self.device.transport()) }, self.platform)
+        Gpu::new(VirtioDevice { transport: Box::new(self.device.transport()) }, self.platform, Interrupt::polled())
     }
 
     /// DMA allocations still live.

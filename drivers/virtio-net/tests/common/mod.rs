@@ -3,6 +3,7 @@
 
 use virtio::sim::net::{NetLink, NetModel, RX_QUEUE, TX_QUEUE};
 use virtio::sim::{CompletionOrder, Interface, SimDevice, SimPlatform};
+use virtio::Interrupt;
 use virtio_net::{NetError, VirtioNet};
 
 pub const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
@@ -38,7 +39,7 @@ impl Rig {
         let device = SimDevice::new(platform, interface, model);
         device.set_auto_complete(false);
         configure(&device);
-        let nic = VirtioNet::new(Box::new(device.transport()), platform);
+        let nic = VirtioNet::new(Box::new(device.transport()), platform, Interrupt::polled());
         (platform, device, link, nic)
     }
 

@@ -1,10 +1,12 @@
 //! The virtio-mmio transport (virtio 1.2, section 4.2): version 2 (modern) and version 1
 //! (legacy), every register access through a bounds-checked [`MmioWindow`].
 
+use alloc::boxed::Box;
+
 use registry::mmio::MmioWindow;
 
 use crate::queue::{legacy_addresses, LEGACY_ALIGN};
-use crate::{check_config_access, QueueAddresses, Transport, VirtioError};
+use crate::{check_config_access, InterruptStatus, QueueAddresses, Transport, VirtioError};
 
 /// "virt" in little-endian ASCII.
 const MAGIC: u32 = 0x7472_6976;
@@ -215,11 +217,22 @@ impl Transport for MmioTransport {
         Ok(self.window.write32(self.config_register(offset, 4)?, value)?)
     }
 
-    fn interrupt_status(&self) -> Result<u32, VirtioError> {
-        self.read(INTERRUPT_STATUS)
+    fn interrupt_status(&self) -> Box<dyn InterruptStatus> {
+        Box::new(MmioInterruptStatus(self.window.alias()))
     }
+}
 
-    fn ack_interrupt(&self, bits: u32) -> Result<(), VirtioError> {
-        self.write(INTERRUPT_ACK, bits)
+/// InterruptStatus and InterruptACK through an alias of the transport's window: neither
+/// depends on a select register the driver may be changing.
+struct MmioInterruptStatus(MmioWindow);
+
+impl InterruptStatus for MmioInterruptStatus {
+    fn take_causes(&self) -> Result<u32, VirtioError> {
+        let causes = self.0.read32(INTERRUPT_STATUS)?;
+        if causes != 0 {
+            // Every bit read is acknowledged, so that the device lowers its line.
+            self.0.write32(INTERRUPT_ACK, causes)?;
+        }
+        Ok(causes)
     }
 }

@@ -2,6 +2,7 @@
 //! `notify base + queue_notify_off * multiplier`, the ISR byte, and device configuration, each
 //! in its own bounds-checked window.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use bus_pci::PciFunction;
@@ -9,7 +10,7 @@ use registry::mmio::MmioWindow;
 use registry::Platform;
 
 use super::capabilities::{self, Located, COMMON_CFG, DEVICE_CFG, ISR_CFG, NOTIFY_CFG};
-use crate::{check_config_access, QueueAddresses, Transport, VirtioError};
+use crate::{check_config_access, InterruptStatus, QueueAddresses, Transport, VirtioError};
 
 // `struct virtio_pci_common_cfg` (spec 4.1.4.3).
 const DEVICE_FEATURE_SELECT: usize = 0x00;
@@ -201,12 +202,18 @@ impl Transport for PciTransport {
         Ok(self.device_config(offset, 4)?.write32(offset, value)?)
     }
 
-    /// Reading the ISR byte also clears it (spec 4.1.4.5), so there is nothing to acknowledge.
-    fn interrupt_status(&self) -> Result<u32, VirtioError> {
-        Ok(u32::from(self.isr.read8(0)?))
+    fn interrupt_status(&self) -> Box<dyn InterruptStatus> {
+        Box::new(IsrStatus(self.isr.alias()))
     }
+}
 
-    fn ack_interrupt(&self, _bits: u32) -> Result<(), VirtioError> {
-        Ok(())
+/// The ISR status byte through an alias of its window.
+struct IsrStatus(MmioWindow);
+
+impl InterruptStatus for IsrStatus {
+    /// Reading the byte also clears it and lowers INTx (spec 4.1.4.5): the read is the
+    /// acknowledgement.
+    fn take_causes(&self) -> Result<u32, VirtioError> {
+        Ok(u32::from(self.0.read8(0)?))
     }
 }

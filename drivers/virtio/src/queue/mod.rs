@@ -19,11 +19,11 @@ mod layout;
 
 use core::sync::atomic::{fence, Ordering};
 
-use registry::wait::{poll_until, TimedOut};
+use registry::wait::TimedOut;
 use registry::{DmaBuffer, Platform};
 
 use crate::dma::DmaAccess;
-use crate::{fail_device, Transport, VirtioError};
+use crate::{fail_device, Interrupt, Transport, VirtioError};
 use chains::Chains;
 pub(crate) use layout::{legacy_addresses, LEGACY_ALIGN};
 use layout::RingLayout;
@@ -226,21 +226,23 @@ impl VirtQueue {
         Ok(Used { token: head, len })
     }
 
-    /// Polls [`pop_used`](Self::pop_used) until a chain comes back or `timeout_ns` passes. A
+    /// Waits, through the device's `interrupt` (sleeping between interrupts, or polling without
+    /// one), until [`pop_used`](Self::pop_used) returns a chain or `timeout_ns` passes. A
     /// device error marks the device FAILED. A timeout leaves the chains in flight: the device
     /// may still use their buffers, so reset it before reusing them.
     ///
-    /// Completion by interrupt will call `pop_used` from the handler instead; this is the
-    /// polled form for probes and simple drivers.
+    /// The blocking form, for probes and simple drivers; drivers with many requests in flight
+    /// collect them with `pop_used` inside their own [`Interrupt::wait`].
     pub fn wait_used(
         &mut self,
         transport: &mut dyn Transport,
         platform: &dyn Platform,
         timeout_ns: u64,
+        interrupt: &Interrupt,
     ) -> Result<Used, VirtioError> {
         const WHAT: &str = "the device to use a buffer";
         let mut outcome = None;
-        let waited = poll_until(platform, timeout_ns, WHAT, || {
+        let waited = interrupt.wait(platform, timeout_ns, WHAT, || {
             outcome = self.pop_used();
             outcome.is_some()
         });
@@ -250,7 +252,7 @@ impl VirtQueue {
                 fail_device(transport);
                 Err(error)
             }
-            // poll_until only returns without an outcome once the deadline has passed.
+            // A wait only ends without an outcome once the deadline has passed.
             None => Err(VirtioError::TimedOut(waited.err().unwrap_or(TimedOut { what: WHAT, after_ns: timeout_ns }))),
         }
     }

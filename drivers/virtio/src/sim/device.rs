@@ -1,5 +1,5 @@
-//! The simulated device's state machine: status, features, queues, config, interrupts, and the
-//! ways it can be told to misbehave.
+//! The simulated device's state machine: status, features, queues, config, interrupts, completion
+//! latency, and the ways it can be told to misbehave.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -45,6 +45,10 @@ pub enum Misbehaviour {
     StuckReset,
     /// The config generation changes on every read.
     UnstableConfigGeneration,
+    /// Never raises its interrupt line, whatever it has to report.
+    NoInterrupts,
+    /// Raises its interrupt line whenever the CPU idles, with or without something to report.
+    SpuriousInterrupts,
 }
 
 /// The order in which [`SimDevice::complete`](super::SimDevice::complete) returns the chains it holds.
@@ -89,6 +93,11 @@ pub(crate) struct DeviceState {
     interrupt_status: u32,
     pub(crate) misbehaviour: Option<Misbehaviour>,
     pub(crate) auto_complete: bool,
+    /// With a latency, notified chains are held and completed that long later on the
+    /// platform's clock (see [`run_until`](Self::run_until)).
+    pub(crate) latency_ns: Option<u64>,
+    /// When the chains held under a latency are due.
+    due_at: Option<u64>,
 }
 
 impl DeviceState {
@@ -107,6 +116,8 @@ impl DeviceState {
             interrupt_status: 0,
             misbehaviour: None,
             auto_complete: true,
+            latency_ns: None,
+            due_at: None,
             model,
         }
     }
@@ -166,6 +177,7 @@ impl DeviceState {
         self.status = 0;
         self.driver_features = 0;
         self.interrupt_status = 0;
+        self.due_at = None;
         self.queues.iter_mut().for_each(DeviceQueue::reset);
     }
 
@@ -207,8 +219,34 @@ impl DeviceState {
     pub(crate) fn poll(&mut self, index: u16) {
         let platform = self.platform;
         self.queue_mut(index).fetch_available(platform);
-        if self.auto_complete {
+        if let Some(latency) = self.latency_ns {
+            self.due_at.get_or_insert(platform.time().saturating_add(latency));
+        } else if self.auto_complete {
             self.complete(index, CompletionOrder::InOrder);
+        }
+    }
+
+    /// Completes the chains held under a latency if they are due at `now`.
+    pub(crate) fn run_until(&mut self, now: u64) {
+        if self.due_at.is_some_and(|due| due <= now) {
+            self.due_at = None;
+            for index in 0..self.queues.len() as u16 {
+                self.complete(index, CompletionOrder::InOrder);
+            }
+        }
+    }
+
+    /// When held chains are due, if any are.
+    pub(crate) fn due_at(&self) -> Option<u64> {
+        self.due_at
+    }
+
+    /// Whether the device's (level-triggered) interrupt line is up.
+    pub(crate) fn raises_interrupt(&self) -> bool {
+        match self.misbehaviour {
+            Some(Misbehaviour::NoInterrupts) => false,
+            Some(Misbehaviour::SpuriousInterrupts) => true,
+            _ => self.interrupt_status != 0,
         }
     }
 
@@ -275,12 +313,9 @@ impl DeviceState {
         self.interrupt_status |= INTERRUPT_CONFIG_CHANGE;
     }
 
-    pub(crate) fn interrupt_status(&self) -> u32 {
-        self.interrupt_status
-    }
-
-    pub(crate) fn ack_interrupt(&mut self, bits: u32) {
-        self.interrupt_status &= !bits;
+    /// Reads the interrupt causes and acknowledges them, as the driver's handler does.
+    pub(crate) fn take_interrupt_status(&mut self) -> u32 {
+        core::mem::take(&mut self.interrupt_status)
     }
 
     pub(crate) fn queue_mut(&mut self, index: u16) -> &mut DeviceQueue {

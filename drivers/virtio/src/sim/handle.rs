@@ -1,9 +1,12 @@
 //! [`SimDevice`]: the handle a test holds on a simulated device to steer and inspect it.
 
 use alloc::boxed::Box;
+use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use alloc::{format, vec};
 
+use registry::Irq;
 use spin::Mutex;
 
 use super::device::{CompletionOrder, DeviceState, Interface, Misbehaviour};
@@ -17,14 +20,23 @@ const USED_F_NO_NOTIFY: u16 = 1;
 #[derive(Clone)]
 pub struct SimDevice {
     pub(crate) state: Arc<Mutex<DeviceState>>,
+    /// The platform's interrupt line for this device.
+    line: u32,
 }
 
 impl SimDevice {
     /// A device in reset state, serving `model`, completing every chain as soon as it is
-    /// notified (see [`set_auto_complete`](Self::set_auto_complete)).
+    /// notified (see [`set_auto_complete`](Self::set_auto_complete)), with its own interrupt
+    /// line on `platform`.
     pub fn new(platform: &'static SimPlatform, interface: Interface, model: impl DeviceModel + 'static) -> Self {
-        let state = DeviceState::new(platform, interface, Box::new(model));
-        SimDevice { state: Arc::new(Mutex::new(state)) }
+        let state = Arc::new(Mutex::new(DeviceState::new(platform, interface, Box::new(model))));
+        let line = platform.attach(Arc::downgrade(&state));
+        SimDevice { state, line }
+    }
+
+    /// The device's interrupt, as a bus would describe it to the registry.
+    pub fn irq(&self) -> Irq {
+        Irq { controller: String::from("/sim-intc"), cells: vec![self.line], number: Some(self.line), label: format!("sim line {}", self.line) }
     }
 
     /// A transport for the driver under test, connected to this device.
@@ -48,6 +60,12 @@ impl SimDevice {
     /// With `false`, notified chains are only fetched and held until [`complete`](Self::complete).
     pub fn set_auto_complete(&self, auto_complete: bool) {
         self.state.lock().auto_complete = auto_complete;
+    }
+
+    /// Notified chains are held and completed `latency_ns` later on the platform's clock, as a
+    /// real device works while the driver sleeps or polls; `None` goes back to auto-completion.
+    pub fn set_completion_latency(&self, latency_ns: Option<u64>) {
+        self.state.lock().latency_ns = latency_ns;
     }
 
     /// Sets or clears VIRTQ_USED_F_NO_NOTIFY in the queue's used ring.

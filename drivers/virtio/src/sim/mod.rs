@@ -1,13 +1,17 @@
 //! A simulated virtio device for host tests (feature `testing`).
 //!
-//! The device runs in host memory and is step-driven: nothing happens behind the driver's back.
+//! The device runs in host memory and is step-driven: it acts only when the driver calls it or
+//! reads the platform's clock, so nothing happens behind the driver's back.
 //! A [`SimTransport`] implements [`Transport`](crate::Transport) directly (no register block)
 //! and reacts to each call as a device would: status and feature negotiation, queue setup, and
 //! on a queue notify, fetching the new chains from the real ring memory the driver's
 //! [`VirtQueue`](crate::VirtQueue) wrote, serving them with a [`DeviceModel`], and writing the
 //! used ring. Tests hold a [`SimDevice`] handle to the same device to steer it: hold completions
-//! and release them in any order, turn hostile ([`Misbehaviour`]), change its config, inspect
-//! the status writes and features it saw.
+//! and release them in any order or after a latency, turn hostile ([`Misbehaviour`]), change
+//! its config, inspect the status writes and features it saw.
+//!
+//! Each device has an interrupt line on the [`SimPlatform`] ([`SimDevice::irq`]), up while the
+//! device has interrupt causes pending; handlers hooked to it run when the driver idles.
 //!
 //! DMA goes through a [`SimPlatform`], whose bus addresses differ from CPU addresses and which
 //! lets the device touch live allocations only. Driver mistakes (bad chains, protocol order)
@@ -32,6 +36,7 @@ mod block;
 mod device;
 pub mod gpu;
 mod handle;
+mod interrupts;
 pub mod net;
 mod platform;
 mod ring;

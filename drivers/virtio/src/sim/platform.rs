@@ -1,19 +1,30 @@
 //! A [`Platform`] whose DMA memory has bus addresses unrelated to its CPU addresses, and through
-//! which the simulated device reaches that memory.
+//! which the simulated device reaches that memory; with a clock the devices work by and an
+//! interrupt controller for their lines.
 //!
 //! Bus addresses come from a separate range (by default from 2 GiB up, so legacy page frame
 //! numbers fit 32 bits): code that hands the device a CPU pointer, or reads memory at a bus
 //! address, fails at once instead of passing by luck. The device may only touch live
 //! allocations; anything else is a driver bug and panics the test.
+//!
+//! The clock advances by [`CLOCK_STEP_NS`] on every read, like the host platform's, and jumps
+//! when the CPU idles: [`idle_until`](Platform::idle_until) sleeps until a hooked line is up or
+//! the deadline, letting devices finish their work on the way (see
+//! [`SimDevice::set_completion_latency`](super::SimDevice::set_completion_latency)).
 
 use alloc::boxed::Box;
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use registry::platform::DmaRegion;
-use registry::testing::HostPlatform;
-use registry::{MmioRegion, Platform, PlatformError};
+use registry::testing::{HostPlatform, CLOCK_STEP_NS};
+use registry::{Irq, IrqError, IrqHandler, IrqStats, MmioRegion, Platform, PlatformError};
 use spin::Mutex;
+
+use super::device::DeviceState;
+use super::interrupts::Lines;
 
 /// Where bus addresses start unless a test asks for another base.
 pub const DEFAULT_DMA_BASE: u64 = 0x8000_0000;
@@ -23,6 +34,8 @@ const PAGE: u64 = 4096;
 pub struct SimPlatform {
     host: &'static HostPlatform,
     mappings: Mutex<Mappings>,
+    clock: AtomicU64,
+    lines: Mutex<Lines>,
 }
 
 struct Mappings {
@@ -48,7 +61,18 @@ impl SimPlatform {
     /// A leaked platform handing out bus addresses from `dma_base` (page aligned) up.
     pub fn leaked_at(dma_base: u64) -> &'static SimPlatform {
         let mappings = Mutex::new(Mappings { next_bus: dma_base, live: Vec::new() });
-        Box::leak(Box::new(SimPlatform { host: HostPlatform::leaked(), mappings }))
+        let (clock, lines) = (AtomicU64::new(0), Mutex::new(Lines::default()));
+        Box::leak(Box::new(SimPlatform { host: HostPlatform::leaked(), mappings, clock, lines }))
+    }
+
+    /// Gives a new device its interrupt line.
+    pub(crate) fn attach(&self, device: Weak<Mutex<DeviceState>>) -> u32 {
+        self.lines.lock().attach(device)
+    }
+
+    /// The clock as it is, without advancing it (for the device's own timing).
+    pub(crate) fn time(&self) -> u64 {
+        self.clock.load(Ordering::Relaxed)
     }
 
     /// The host platform underneath: register windows (`add_window`) and the DMA leak check
@@ -135,6 +159,30 @@ impl Platform for SimPlatform {
     }
 
     fn now_ns(&self) -> u64 {
-        self.host.now_ns()
+        let now = self.clock.fetch_add(CLOCK_STEP_NS, Ordering::Relaxed);
+        self.lines.lock().run_devices(now);
+        now
+    }
+
+    fn request_irq(&self, irq: &Irq, handler: IrqHandler, stats: Arc<IrqStats>) -> Result<(), IrqError> {
+        self.lines.lock().install(irq, handler, stats)
+    }
+
+    fn free_irq(&self, irq: &Irq, stats: &Arc<IrqStats>) {
+        self.lines.lock().remove(irq, stats);
+    }
+
+    /// Sleeps until a hooked line is up (its handlers run) or `deadline_ns`, the clock jumping
+    /// from one device event to the next.
+    fn idle_until(&self, deadline_ns: u64) {
+        loop {
+            let mut lines = self.lines.lock();
+            lines.run_devices(self.time());
+            if lines.deliver() || self.time() >= deadline_ns {
+                return;
+            }
+            let next = lines.next_due().map_or(deadline_ns, |due| due.min(deadline_ns));
+            self.clock.fetch_max(next, Ordering::Relaxed);
+        }
     }
 }

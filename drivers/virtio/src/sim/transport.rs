@@ -1,7 +1,9 @@
 //! [`SimTransport`]: the [`Transport`] a driver under test uses to reach a simulated device.
 
+use alloc::boxed::Box;
+
 use super::handle::SimDevice;
-use crate::{check_config_access, QueueAddresses, Transport, VirtioError};
+use crate::{check_config_access, InterruptStatus, QueueAddresses, Transport, VirtioError};
 
 /// Connected to a [`SimDevice`] (made by [`SimDevice::transport`]); every call is a step of the
 /// device.
@@ -99,12 +101,13 @@ impl Transport for SimTransport {
         self.write_config(offset, &value.to_le_bytes())
     }
 
-    fn interrupt_status(&self) -> Result<u32, VirtioError> {
-        Ok(self.device.state.lock().interrupt_status())
+    fn interrupt_status(&self) -> Box<dyn InterruptStatus> {
+        Box::new(self.device.clone())
     }
+}
 
-    fn ack_interrupt(&self, bits: u32) -> Result<(), VirtioError> {
-        self.device.state.lock().ack_interrupt(bits);
-        Ok(())
+impl InterruptStatus for SimDevice {
+    fn take_causes(&self) -> Result<u32, VirtioError> {
+        Ok(self.state.lock().take_interrupt_status())
     }
 }

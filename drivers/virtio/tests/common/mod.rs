@@ -7,7 +7,7 @@ pub mod test_blk;
 use registry::DmaBuffer;
 use virtio::dma::DmaAccess;
 use virtio::sim::{BlockModel, Interface, SimDevice, SimPlatform, SimTransport};
-use virtio::{Buffer, Negotiated, VirtQueue};
+use virtio::{Buffer, Interrupt, Negotiated, VirtQueue};
 
 pub const SECTOR: usize = 512;
 pub const F_FLUSH: u64 = 1 << 9;
@@ -48,7 +48,7 @@ impl BlockRig {
     /// Submits `request` and waits for it; panics unless it is the one that comes back.
     pub fn run(&mut self, request: &Request) -> u32 {
         let token = self.submit(request);
-        let used = self.queue.wait_used(&mut self.transport, self.platform, 1_000_000).expect("completion");
+        let used = self.queue.wait_used(&mut self.transport, self.platform, 1_000_000, &Interrupt::polled()).expect("completion");
         assert_eq!(used.token, token);
         used.len
     }

@@ -1,8 +1,9 @@
-//! A minimal block driver for transport tests: binds virtio-blk, brings the device up with one
-//! queue and keeps the transport, so a test can read back what the transport programmed.
+//! A minimal block driver for transport and interrupt tests: binds virtio-blk, hooks its
+//! interrupt, brings the device up with one queue and keeps the transport, so a test can read
+//! back what the transport programmed and wait for completions.
 
 use registry::{Driver, Match, ProbeContext, ProbeError};
-use virtio::{Transport, VirtQueue, VirtioDevice};
+use virtio::{Interrupt, Transport, VirtQueue, VirtioDevice};
 
 use super::F_FLUSH;
 
@@ -17,13 +18,15 @@ pub const DRIVER: Driver = Driver {
     remove: None,
 };
 
-/// What the test driver keeps: the transport and its one queue.
+/// What the test driver keeps: the transport, its one queue, and its interrupt.
 pub struct Bound {
     pub transport: Box<dyn Transport>,
     pub queue: VirtQueue,
+    pub interrupt: Interrupt,
 }
 
 fn probe(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
+    let interrupt = Interrupt::request(ctx)?;
     let device = ctx.take_bus_data::<VirtioDevice>().ok_or_else(|| ProbeError::failed("no VirtioDevice"))?;
     let mut transport = device.transport;
     let negotiated = virtio::init_device(transport.as_mut(), F_FLUSH, ctx.platform).map_err(ProbeError::failed)?;
@@ -33,6 +36,6 @@ fn probe(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
     })?;
     virtio::finish_init(transport.as_mut()).map_err(ProbeError::failed)?;
     ctx.set_info("features", format!("{:#x}", negotiated.features));
-    ctx.set_driver_data(Bound { transport, queue });
+    ctx.set_driver_data(Bound { transport, queue, interrupt });
     Ok(())
 }

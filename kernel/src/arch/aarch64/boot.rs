@@ -103,7 +103,7 @@ _start:
     eret
 
 .Lat_el1:
-    msr     daifset, #0xf               // no interrupts: the kernel polls
+    msr     daifset, #0xf               // masked until the GIC is up (interrupts.rs)
 
     // Faults from here on are reported on the console (exceptions.rs).
     adrp    x1, exception_vector_table

@@ -1,7 +1,8 @@
-//! aarch64 (QEMU virt): entry, MMU, exception vectors, timer, power off.
+//! aarch64 (QEMU virt): entry, MMU, exception vectors and interrupts, timer, power off.
 
 mod boot;
 mod exceptions;
+pub mod interrupts;
 mod mmu;
 mod power;
 mod timer;

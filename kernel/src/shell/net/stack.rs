@@ -1,5 +1,6 @@
-//! The smoltcp interface on a NIC, and the loop every `net` command drives it with: there are
-//! no interrupts yet, so a command polls the interface until it is done or out of time.
+//! The smoltcp interface on a NIC, and the loop every `net` command drives it with: poll the
+//! interface, look at the sockets, then sleep until the NIC interrupts (a frame arrived, a
+//! frame went out) or smoltcp's next timer is due; until the command is done or out of time.
 
 use alloc::format;
 use alloc::string::String;
@@ -62,7 +63,9 @@ impl Stack {
     }
 
     /// Polls the interface on `nic` and then `step` until it is done, giving up when `idle_ms`
-    /// pass without progress (or the command limit passes), or when the NIC fails.
+    /// pass without progress (or the command limit passes), or when the NIC fails. Between
+    /// rounds it sleeps until the NIC's interrupt or the next deadline (a NIC without an
+    /// interrupt is polled).
     pub fn run<T>(
         &mut self,
         nic: &mut VirtioNet,
@@ -90,6 +93,9 @@ impl Stack {
                 let limit_s = COMMAND_LIMIT_NS / 1_000_000_000;
                 return Err(Failure::TimedOut(format!("gave up after {limit_s} s waiting for {what}")));
             }
+            let timers = self.iface.poll_delay(now(), &self.sockets).map_or(u64::MAX, |delay| delay.total_micros() * 1000);
+            let deadline = time.saturating_add(timers).min(last_progress + idle_ms * 1_000_000).min(start + COMMAND_LIMIT_NS);
+            nic.idle_until(deadline);
         }
     }
 }

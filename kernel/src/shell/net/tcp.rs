@@ -38,8 +38,10 @@ pub fn echo(stack: &mut Stack, nic: &mut VirtioNet, port: u16) -> Result<usize, 
     with_socket(stack, |stack, handle| {
         let socket = stack.sockets.get_mut::<tcp::Socket>(handle);
         socket.listen(port).map_err(|e| Failure::Error(format!("cannot listen on port {port}: {e}")))?;
+        // Established (or already closed by the peer): a connection still in SYN-RECEIVED cannot
+        // receive yet, which the echo below would take for the peer having closed.
         stack.run(nic, ACCEPT_TIMEOUT_MS, "a connection", |stack| {
-            Ok(if stack.sockets.get::<tcp::Socket>(handle).is_active() { Step::Done(()) } else { Step::Waiting })
+            Ok(if stack.sockets.get::<tcp::Socket>(handle).may_send() { Step::Done(()) } else { Step::Waiting })
         })?;
         let mut chunk = vec![0; SOCKET_BUFFER];
         let mut echoed = 0;

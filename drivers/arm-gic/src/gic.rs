@@ -1,0 +1,164 @@
+//! [`Gic`]: a brought-up GIC of either version, as the kernel's interrupt path uses it.
+
+use alloc::format;
+use alloc::string::String;
+
+use registry::mmio::MmioWindow;
+use registry::{Irq, IrqError, Platform};
+
+use crate::distributor::{self, Distributor, Target};
+use crate::line::{FIRST_SPECIAL, FIRST_SPI};
+use crate::v3::{self, IccAccess, IccRegister, Redistributor};
+use crate::{v2, GicError, Line};
+
+/// A GIC with its distributor and the boot CPU's interface up, every line disabled until
+/// [`enable`](Self::enable)d. All methods take `&self`: the registers are the state, and the
+/// interrupt path acknowledges while the kernel enables.
+pub struct Gic {
+    /// The device-tree node, which device interrupts name as their controller.
+    path: String,
+    distributor: Distributor,
+    cpu: Cpu,
+}
+
+enum Cpu {
+    V2 { interface: v2::CpuInterface, targets: u8 },
+    V3 { redistributor: Redistributor, icc: &'static dyn IccAccess, affinity: u64 },
+}
+
+/// An interrupt taken from the CPU interface, to be ended with
+/// [`end_of_interrupt`](Gic::end_of_interrupt).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Acknowledged {
+    /// What the acknowledge register returned, which ending the interrupt hands back.
+    raw: u32,
+    intid: u32,
+}
+
+impl Acknowledged {
+    pub fn intid(self) -> u32 {
+        self.intid
+    }
+}
+
+impl Gic {
+    /// Brings up a GICv2 (`path` its DT node): distributor `gicd`, CPU interface `gicc`.
+    pub fn v2(path: &str, gicd: MmioWindow, gicc: MmioWindow) -> Result<Gic, GicError> {
+        let distributor = Distributor::new(gicd)?;
+        distributor.init_v2()?;
+        distributor::quiesce_private(distributor.regs(), 0)?;
+        let targets = distributor.this_cpu_mask()?;
+        let interface = v2::CpuInterface::init(gicc)?;
+        Ok(Gic { path: path.into(), distributor, cpu: Cpu::V2 { interface, targets } })
+    }
+
+    /// Brings up a GICv3: distributor `gicd`, the redistributor of the CPU with `mpidr` in
+    /// region `gicr`, and that CPU's interface through `icc`.
+    pub fn v3(
+        path: &str,
+        gicd: MmioWindow,
+        gicr: MmioWindow,
+        mpidr: u64,
+        icc: &'static dyn IccAccess,
+        platform: &dyn Platform,
+    ) -> Result<Gic, GicError> {
+        let distributor = Distributor::new(gicd)?;
+        distributor.init_v3(platform)?;
+        let redistributor = Redistributor::find(gicr, v3::typer_affinity(mpidr))?;
+        redistributor.init(platform)?;
+        v3::init_cpu_interface(icc)?;
+        let affinity = v3::router_affinity(mpidr);
+        Ok(Gic { path: path.into(), distributor, cpu: Cpu::V3 { redistributor, icc, affinity } })
+    }
+
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// 2 or 3.
+    pub fn version(&self) -> u8 {
+        match self.cpu {
+            Cpu::V2 { .. } => 2,
+            Cpu::V3 { .. } => 3,
+        }
+    }
+
+    /// How many INTIDs the GIC has, SGIs and PPIs included.
+    pub fn lines(&self) -> u32 {
+        self.distributor.lines()
+    }
+
+    /// The line `irq` names, if it belongs to this GIC and the GIC can signal it.
+    pub fn line(&self, irq: &Irq) -> Result<Line, IrqError> {
+        if irq.controller != self.path {
+            let reason = format!("{} belongs to {}, not to the GIC {}", irq.label, irq.controller, self.path);
+            return Err(IrqError::Invalid(reason));
+        }
+        let line = Line::from_specifier(irq).map_err(IrqError::Invalid)?;
+        self.check(line.intid).map_err(|error| IrqError::Invalid(format!("{error}")))?;
+        Ok(line)
+    }
+
+    fn check(&self, intid: u32) -> Result<(), GicError> {
+        match intid < self.lines() {
+            true => Ok(()),
+            false => Err(GicError::NoSuchLine { intid, lines: self.lines() }),
+        }
+    }
+
+    /// Programs `line` (priority; an SPI's trigger and its route to the boot CPU) and
+    /// enables it.
+    pub fn enable(&self, line: Line) -> Result<(), GicError> {
+        self.check(line.intid)?;
+        match &self.cpu {
+            _ if line.intid >= FIRST_SPI => {
+                let target = match self.cpu {
+                    Cpu::V2 { targets, .. } => Target::Cpus(targets),
+                    Cpu::V3 { affinity, .. } => Target::Affinity(affinity),
+                };
+                self.distributor.enable_spi(line, target)?;
+            }
+            Cpu::V2 { .. } => distributor::enable_private(self.distributor.regs(), 0, line.intid)?,
+            Cpu::V3 { redistributor, .. } => redistributor.enable_private(line.intid)?,
+        }
+        Ok(())
+    }
+
+    /// Disables line `intid`; callable from the interrupt path (a single register write).
+    pub fn disable(&self, intid: u32) -> Result<(), GicError> {
+        self.check(intid)?;
+        match &self.cpu {
+            _ if intid >= FIRST_SPI => self.distributor.disable_spi(intid)?,
+            Cpu::V2 { .. } => crate::bits::write_bit(self.distributor.regs(), distributor::ICENABLER, intid)?,
+            Cpu::V3 { redistributor, .. } => redistributor.disable_private(intid)?,
+        }
+        Ok(())
+    }
+
+    /// Takes the most urgent pending interrupt, if any (a special INTID says none is).
+    pub fn acknowledge(&self) -> Option<Acknowledged> {
+        let acknowledged = match &self.cpu {
+            Cpu::V2 { interface, .. } => {
+                // Bits 10-12 name the CPU that sent an SGI.
+                let raw = interface.acknowledge().ok()?;
+                Acknowledged { raw, intid: raw & 0x3ff }
+            }
+            Cpu::V3 { icc, .. } => {
+                let raw = icc.read(IccRegister::Iar1) as u32 & 0xff_ffff;
+                Acknowledged { raw, intid: raw }
+            }
+        };
+        (acknowledged.intid < FIRST_SPECIAL).then_some(acknowledged)
+    }
+
+    /// Ends an interrupt [`acknowledge`](Self::acknowledge) returned: its line may signal again.
+    pub fn end_of_interrupt(&self, acknowledged: Acknowledged) {
+        match &self.cpu {
+            // The window holds GICC_EOIR (checked when the interface was brought up).
+            Cpu::V2 { interface, .. } => {
+                let _ = interface.end(acknowledged.raw);
+            }
+            Cpu::V3 { icc, .. } => icc.write(IccRegister::Eoir1, u64::from(acknowledged.raw)),
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! The disk in interrupt mode: bound through the registry with its interrupt hooked, it keeps
+//! many requests in flight while it sleeps between completions, and a device that stops
+//! completing is given up on with the reason.
+
+mod common;
+
+use common::{patterned, OneDisk};
+use registry::{DeviceState, Platform, Registry};
+use virtio::sim::{BlockModel, Interface, SimDevice, SimPlatform};
+use virtio::status::FAILED;
+use virtio_blk::{BlockDevice, COMPLETION_TIMEOUT_NS, SECTOR_SIZE};
+
+const LATENCY_NS: u64 = 300_000;
+
+/// A disk of `sectors` sectors that completes requests after [`LATENCY_NS`], bound through the
+/// registry.
+fn bind(interface: Interface, sectors: usize) -> (&'static SimPlatform, SimDevice, Registry) {
+    let platform = SimPlatform::leaked();
+    let device = SimDevice::new(platform, interface, BlockModel::new(sectors));
+    device.set_completion_latency(Some(LATENCY_NS));
+    let registry = registry::probe_all(platform, &[&OneDisk(device.clone())]);
+    assert_eq!(registry.find_by_path("/virtio-blk").unwrap().state, DeviceState::Bound);
+    (platform, device, registry)
+}
+
+fn interrupts_taken(registry: &Registry) -> (u64, u64) {
+    let stats = &registry.find_by_path("/virtio-blk").unwrap().irq_stats[0].1;
+    (stats.handled(), stats.spurious())
+}
+
+#[test]
+fn a_streamed_write_and_read_complete_by_interrupt() {
+    for interface in [Interface::Modern, Interface::Legacy] {
+        let (platform, _, mut registry) = bind(interface, 8192);
+        let at_bind = interrupts_taken(&registry).0;
+        assert!(at_bind >= 1, "{interface:?}: the ID request at probe completed by interrupt");
+        let (_, disk) = registry.driver_data::<BlockDevice>().next().unwrap();
+        let data = patterned(4096, 7);
+        let start = platform.now_ns();
+        disk.write(0, &data).expect("write");
+        let mut back = vec![0; data.len()];
+        disk.read(0, &mut back).expect("read");
+        assert!(back == data, "{interface:?}: the data came back");
+        assert!(disk.most_in_flight() > 1, "{interface:?}: several requests in flight");
+        // 2 MiB each way in 64 KiB requests, 16 in flight: two batches each way, each completed
+        // after the latency and announced by an interrupt.
+        let elapsed = platform.now_ns() - start;
+        assert!(elapsed >= 4 * LATENCY_NS, "{interface:?}: {elapsed} ns");
+        let (handled, spurious) = interrupts_taken(&registry);
+        assert!(handled - at_bind >= 4, "{interface:?}: {handled} interrupts");
+        assert_eq!(spurious, 0, "{interface:?}");
+    }
+}
+
+#[test]
+fn a_disk_that_stops_completing_fails_with_the_reason_after_the_timeout() {
+    let (platform, device, mut registry) = bind(Interface::Modern, 64);
+    device.set_completion_latency(None);
+    device.set_auto_complete(false);
+    let (_, disk) = registry.driver_data::<BlockDevice>().next().unwrap();
+    let start = platform.now_ns();
+    let error = disk.read(0, &mut [0; SECTOR_SIZE]).unwrap_err();
+    assert!(platform.now_ns() - start >= COMPLETION_TIMEOUT_NS);
+    let reason = "timed out after 10000 ms waiting for the block device to complete a request";
+    assert_eq!(error.to_string(), reason);
+    assert_eq!(disk.failure().map(ToString::to_string).as_deref(), Some(reason), "recorded");
+    assert_ne!(device.status() & FAILED, 0, "the device is marked FAILED");
+}

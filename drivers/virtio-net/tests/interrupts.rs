@@ -1,0 +1,60 @@
+//! The NIC's interrupt: bound through the registry with its line hooked, the caller's poll loop
+//! sleeps until a frame arrives (or its deadline); without an interrupt it keeps polling.
+
+mod common;
+
+use common::{frame, Rig, MAC};
+use registry::{Bus, BusAddress, BusError, DeviceIds, DeviceSpec, DeviceState, Platform};
+use virtio::sim::net::{NetModel, RX_QUEUE};
+use virtio::sim::{Interface, SimDevice, SimPlatform};
+use virtio::VirtioDevice;
+use virtio_net::VirtioNet;
+
+const DEADLINE_NS: u64 = 5_000_000;
+
+/// One virtio NIC with its interrupt line, as a virtio bus would describe it.
+struct OneNic(SimDevice);
+
+impl Bus for OneNic {
+    fn name(&self) -> &str {
+        "test"
+    }
+    fn enumerate(&self) -> Result<Vec<DeviceSpec>, BusError> {
+        let mut nic = DeviceSpec::new("virtio-net", BusAddress::Virtio, DeviceIds::Virtio { device_id: 1 });
+        nic.irqs.push(self.0.irq());
+        nic.bus_data = Some(Box::new(VirtioDevice { transport: Box::new(self.0.transport()) }));
+        Ok(vec![nic])
+    }
+}
+
+#[test]
+fn the_poll_loop_sleeps_until_a_frame_arrives_or_its_deadline() {
+    let platform = SimPlatform::leaked();
+    let (model, link) = NetModel::new(Interface::Modern, MAC);
+    let device = SimDevice::new(platform, Interface::Modern, model);
+    device.set_auto_complete(false);
+    let mut registry = registry::probe_all(platform, &[&OneNic(device.clone())]);
+    assert_eq!(registry.find_by_path("/virtio-net").unwrap().state, DeviceState::Bound);
+    let (_, nic) = registry.driver_data::<VirtioNet>().next().unwrap();
+
+    let start = platform.now_ns();
+    nic.idle_until(start + DEADLINE_NS);
+    assert!(platform.now_ns() - start >= DEADLINE_NS, "nothing arrived: slept until the deadline");
+
+    link.hand_in(frame(1, 60));
+    assert!(device.complete_next(RX_QUEUE));
+    let start = platform.now_ns();
+    nic.idle_until(start + DEADLINE_NS);
+    assert!(platform.now_ns() - start < DEADLINE_NS, "the frame's interrupt woke the loop");
+    assert_eq!(nic.receive().unwrap(), Some(&frame(1, 60)[..]));
+    let stats = &registry.find_by_path("/virtio-net").unwrap().irq_stats[0].1;
+    assert_eq!((stats.handled(), stats.spurious()), (1, 0));
+}
+
+#[test]
+fn a_nic_without_an_interrupt_never_sleeps() {
+    let rig = Rig::new(Interface::Legacy);
+    let start = rig.platform.now_ns();
+    rig.nic.idle_until(start + DEADLINE_NS);
+    assert!(rig.platform.now_ns() - start < DEADLINE_NS, "returned at once: the caller polls");
+}

@@ -1,0 +1,60 @@
+//! What the end-to-end tests check about interrupts: the devices they exercised took some while
+//! they did, as the kernel's `lsdev --json` counts them (`irq_counts`), so their I/O completed
+//! in interrupt mode rather than by polling.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use boards::Board;
+
+use super::{by_path, has_device_tree, parse_json_block, run_command};
+use crate::qemu::Session;
+use crate::{fail, XtaskResult};
+
+/// Whether the kernel takes device interrupts on `board`: on the GIC boards (described by a
+/// device tree) it does; the PC boards' APIC is not wired yet, so their drivers poll.
+fn interrupts_wired(board: &Board) -> bool {
+    has_device_tree(board)
+}
+
+/// Per device path: its driver, and the interrupts it handled and found spurious.
+pub struct InterruptCounts(BTreeMap<String, (String, u64, u64)>);
+
+/// The counts `lsdev --json` shows now.
+pub fn interrupt_counts(session: &mut Session) -> XtaskResult<InterruptCounts> {
+    let json = parse_json_block(&run_command(session, "lsdev --json")?)?;
+    let mut counts = BTreeMap::new();
+    for (path, device) in by_path(&json)? {
+        let Some(driver) = device["driver"].as_str() else { continue };
+        let first = device["irq_counts"].as_array().and_then(|counts| counts.first());
+        let count = |field: &str| first.and_then(|c| c[field].as_u64()).unwrap_or(0);
+        counts.insert(path, (driver.to_string(), count("handled"), count("spurious")));
+    }
+    Ok(InterruptCounts(counts))
+}
+
+impl InterruptCounts {
+    /// Checks that every device bound by one of `drivers` (at least one per driver) handled
+    /// more interrupts than at `earlier`, on a board where the kernel takes interrupts; returns
+    /// the counts as lines for the test's log.
+    pub fn expect_more_than(&self, board: &Board, earlier: &InterruptCounts, drivers: &[&str]) -> XtaskResult<String> {
+        if !interrupts_wired(board) {
+            return Ok(format!("xtask:   {}: no interrupts wired, the drivers poll\n", board.name));
+        }
+        let mut summary = String::new();
+        for &driver in drivers {
+            let bound: Vec<_> = self.0.iter().filter(|(_, (bound_by, _, _))| bound_by == driver).collect();
+            if bound.is_empty() {
+                return Err(fail(format!("no device is bound by {driver}")));
+            }
+            for (path, &(_, handled, spurious)) in bound {
+                let before = earlier.0.get(path).map_or(0, |&(_, handled, _)| handled);
+                if handled <= before {
+                    return Err(fail(format!("{path} ({driver}) handled no interrupt while the test ran ({before} before, {handled} after)")));
+                }
+                let _ = writeln!(summary, "xtask:   {path}: {handled} interrupts (+{spurious} spurious), {before} before the test");
+            }
+        }
+        Ok(summary)
+    }
+}
