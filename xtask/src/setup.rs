@@ -32,6 +32,12 @@ const TOOLS: &[Tool] = &[
         why: "booting the aarch64 boards",
         from_backports: true,
     },
+    Tool {
+        path: "/usr/bin/qemu-system-x86_64",
+        package: "qemu-system-x86",
+        why: "booting the x86-64 boards",
+        from_backports: true,
+    },
 ];
 
 const BACKPORTS_SOURCES: &str = "/etc/apt/sources.list.d/bookworm-backports.sources";
