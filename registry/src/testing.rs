@@ -1,4 +1,4 @@
-//! A host-memory [`Platform`] for tests: "MMIO" windows are plain buffers, DMA memory comes
+//! Host-memory [`Platform`]s for tests: "MMIO" windows are plain buffers, DMA memory comes
 //! from the global allocator (physical address = host address), and the clock advances by a
 //! fixed step on every read so bounded waits end deterministically.
 
@@ -8,7 +8,10 @@ use alloc::vec::Vec;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::device::MmioRegion;
+use alloc::sync::Arc;
+
+use crate::device::{Irq, MmioRegion};
+use crate::irq::{IrqError, IrqHandler, IrqStats};
 use crate::platform::{DmaRegion, Platform, PlatformError};
 
 /// Nanoseconds the fake clock advances per `now_ns` call.
@@ -72,5 +75,84 @@ impl Platform for HostPlatform {
 
     fn now_ns(&self) -> u64 {
         self.clock.fetch_add(CLOCK_STEP_NS, Ordering::Relaxed)
+    }
+}
+
+/// [`HostPlatform`] plus a software interrupt controller: drivers' handlers are kept per line
+/// and run by [`fire`](IrqHostPlatform::fire); the controller can start out "not probed yet"
+/// to exercise deferral.
+pub struct IrqHostPlatform {
+    pub host: &'static HostPlatform,
+    controller_ready: core::sync::atomic::AtomicBool,
+    lines: spin::Mutex<Vec<(u32, IrqHandler, Arc<IrqStats>)>>,
+    freed: spin::Mutex<Vec<u32>>,
+}
+
+impl IrqHostPlatform {
+    pub fn leaked(controller_ready: bool) -> &'static IrqHostPlatform {
+        Box::leak(Box::new(IrqHostPlatform {
+            host: HostPlatform::leaked(),
+            controller_ready: core::sync::atomic::AtomicBool::new(controller_ready),
+            lines: spin::Mutex::new(Vec::new()),
+            freed: spin::Mutex::new(Vec::new()),
+        }))
+    }
+
+    /// Lets `request_irq` succeed from now on (the controller's driver bound).
+    pub fn set_controller_ready(&self) {
+        self.controller_ready.store(true, Ordering::SeqCst);
+    }
+
+    /// What an interrupt path does: runs every handler on line `number` and counts its answer.
+    pub fn fire(&self, number: u32) {
+        for (line, handler, stats) in self.lines.lock().iter_mut() {
+            if *line == number {
+                stats.record(handler());
+            }
+        }
+    }
+
+    /// Lines with a handler installed, in request order.
+    pub fn installed(&self) -> Vec<u32> {
+        self.lines.lock().iter().map(|(line, _, _)| *line).collect()
+    }
+
+    /// Lines freed so far, in order.
+    pub fn freed(&self) -> Vec<u32> {
+        self.freed.lock().clone()
+    }
+}
+
+impl Platform for IrqHostPlatform {
+    fn map_mmio(&self, region: MmioRegion) -> Result<NonNull<u8>, PlatformError> {
+        self.host.map_mmio(region)
+    }
+
+    fn dma_alloc(&self, size: usize, align: usize) -> Result<DmaRegion, PlatformError> {
+        self.host.dma_alloc(size, align)
+    }
+
+    unsafe fn dma_free(&self, region: DmaRegion) {
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { self.host.dma_free(region) }
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.host.now_ns()
+    }
+
+    fn request_irq(&self, irq: &Irq, handler: IrqHandler, stats: Arc<IrqStats>) -> Result<(), IrqError> {
+        if !self.controller_ready.load(Ordering::SeqCst) {
+            return Err(IrqError::ControllerNotReady(irq.controller.clone()));
+        }
+        let number = irq.number.ok_or_else(|| IrqError::Invalid(alloc::string::String::from("no interrupt number")))?;
+        self.lines.lock().push((number, handler, stats));
+        Ok(())
+    }
+
+    fn free_irq(&self, irq: &Irq, stats: &Arc<IrqStats>) {
+        let number = irq.number.unwrap_or(u32::MAX);
+        self.lines.lock().retain(|(line, _, installed)| !(*line == number && Arc::ptr_eq(installed, stats)));
+        self.freed.lock().push(number);
     }
 }

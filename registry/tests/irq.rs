@@ -1,73 +1,13 @@
 //! Interrupt hookup through the platform: installed handlers, counts in lsdev, deferral while
 //! the controller is missing, and lines freed when a probe fails or a device is removed.
 
-use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use registry::platform::DmaRegion;
-use registry::testing::HostPlatform;
+use registry::testing::{HostPlatform, IrqHostPlatform};
 use registry::{
-    Bus, BusAddress, BusError, DeviceIds, DeviceSpec, DeviceState, Driver, Irq, IrqError, IrqHandler, IrqReturn, IrqStats,
-    Match, MmioRegion, Platform, PlatformError, ProbeContext, ProbeError,
+    Bus, BusAddress, BusError, DeviceIds, DeviceSpec, DeviceState, Driver, Irq, IrqHandler, IrqReturn, Match, ProbeContext,
+    ProbeError,
 };
-
-/// A platform with a software interrupt controller that becomes ready on demand.
-struct IrqPlatform {
-    host: &'static HostPlatform,
-    controller_ready: AtomicBool,
-    lines: Mutex<Vec<(u32, IrqHandler, Arc<IrqStats>)>>,
-    freed: Mutex<Vec<u32>>,
-}
-
-impl IrqPlatform {
-    fn leaked(controller_ready: bool) -> &'static IrqPlatform {
-        Box::leak(Box::new(IrqPlatform {
-            host: HostPlatform::leaked(),
-            controller_ready: AtomicBool::new(controller_ready),
-            lines: Mutex::new(Vec::new()),
-            freed: Mutex::new(Vec::new()),
-        }))
-    }
-
-    /// What the interrupt path does: run the line's handler and count what it says.
-    fn fire(&self, number: u32) {
-        for (line, handler, stats) in self.lines.lock().unwrap().iter_mut() {
-            if *line == number {
-                stats.record(handler());
-            }
-        }
-    }
-}
-
-impl Platform for IrqPlatform {
-    fn map_mmio(&self, region: MmioRegion) -> Result<NonNull<u8>, PlatformError> {
-        self.host.map_mmio(region)
-    }
-    fn dma_alloc(&self, size: usize, align: usize) -> Result<DmaRegion, PlatformError> {
-        self.host.dma_alloc(size, align)
-    }
-    unsafe fn dma_free(&self, region: DmaRegion) {
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { self.host.dma_free(region) }
-    }
-    fn now_ns(&self) -> u64 {
-        self.host.now_ns()
-    }
-    fn request_irq(&self, irq: &Irq, handler: IrqHandler, stats: Arc<IrqStats>) -> Result<(), IrqError> {
-        if !self.controller_ready.load(Ordering::SeqCst) {
-            return Err(IrqError::ControllerNotReady(irq.controller.clone()));
-        }
-        let number = irq.number.ok_or_else(|| IrqError::Invalid("no number".into()))?;
-        self.lines.lock().unwrap().push((number, handler, stats));
-        Ok(())
-    }
-    fn free_irq(&self, irq: &Irq, stats: &Arc<IrqStats>) {
-        let number = irq.number.unwrap_or(u32::MAX);
-        self.lines.lock().unwrap().retain(|(line, _, installed)| !(*line == number && Arc::ptr_eq(installed, stats)));
-        self.freed.lock().unwrap().push(number);
-    }
-}
 
 struct Devices;
 
@@ -107,11 +47,11 @@ fn broken_probe(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
 }
 
 /// The interrupt controller: becomes ready when probed (probed last, after the others).
-static READY_ON_PROBE: Mutex<Option<&'static IrqPlatform>> = Mutex::new(None);
+static READY_ON_PROBE: Mutex<Option<&'static IrqHostPlatform>> = Mutex::new(None);
 
 fn controller_probe(_: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
     if let Some(platform) = *READY_ON_PROBE.lock().unwrap() {
-        platform.controller_ready.store(true, Ordering::SeqCst);
+        platform.set_controller_ready();
     }
     Ok(())
 }
@@ -125,11 +65,11 @@ fn drivers() -> [&'static Driver; 3] {
 
 #[test]
 fn handlers_run_counts_show_and_failed_probes_free_their_line() {
-    let platform = IrqPlatform::leaked(true);
+    let platform = IrqHostPlatform::leaked(true);
     let mut registry = registry::probe_with(platform, &[&Devices], drivers());
     assert_eq!(registry.find_by_path("/uart").unwrap().state, DeviceState::Bound);
     assert!(matches!(registry.find_by_path("/broken").unwrap().state, DeviceState::Failed(_)));
-    assert_eq!(*platform.freed.lock().unwrap(), [34], "the failed probe's line was freed");
+    assert_eq!(platform.freed(), [34], "the failed probe's line was freed");
 
     for _ in 0..5 {
         platform.fire(33);
@@ -142,13 +82,13 @@ fn handlers_run_counts_show_and_failed_probes_free_their_line() {
 
     let id = registry.find_by_path("/uart").unwrap().id;
     registry.remove(id);
-    assert_eq!(*platform.freed.lock().unwrap(), [34, 33], "removing the device freed its line");
-    assert!(platform.lines.lock().unwrap().is_empty());
+    assert_eq!(platform.freed(), [34, 33], "removing the device freed its line");
+    assert!(platform.installed().is_empty());
 }
 
 #[test]
 fn a_missing_controller_defers_until_it_is_probed() {
-    let platform = IrqPlatform::leaked(false);
+    let platform = IrqHostPlatform::leaked(false);
     *READY_ON_PROBE.lock().unwrap() = Some(platform);
     let registry = registry::probe_with(platform, &[&Devices], drivers());
     *READY_ON_PROBE.lock().unwrap() = None;

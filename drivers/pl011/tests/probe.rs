@@ -1,17 +1,10 @@
 //! The registry driver against a register block in host memory: identification, and the
 //! receive interrupt on a platform that has interrupts.
 
-use std::ptr::NonNull;
-use std::sync::{Arc, Mutex};
-
 use pl011::ReceiveInterrupt;
 use registry::mmio::MmioWindow;
-use registry::platform::DmaRegion;
-use registry::testing::HostPlatform;
-use registry::{
-    Bus, BusAddress, BusError, DeviceIds, DeviceSpec, DeviceState, Irq, IrqError, IrqHandler, IrqReturn, IrqStats,
-    MmioRegion, Platform, PlatformError,
-};
+use registry::testing::{HostPlatform, IrqHostPlatform};
+use registry::{Bus, BusAddress, BusError, DeviceIds, DeviceSpec, DeviceState, Irq, MmioRegion};
 
 const IMSC: usize = 0x38;
 const MIS: usize = 0x40;
@@ -29,32 +22,6 @@ impl Bus for OneUart {
         uart.regions.push(MmioRegion { base: self.0, size: 0x1000 });
         uart.irqs.push(Irq { controller: "/intc".into(), cells: vec![0, 1, 4], number: Some(33), label: "SPI 1 level-high".into() });
         Ok(vec![uart])
-    }
-}
-
-/// A host platform with interrupts: it keeps the one handler a driver hooks up.
-struct IrqPlatform {
-    host: &'static HostPlatform,
-    handler: Mutex<Option<IrqHandler>>,
-}
-
-impl Platform for IrqPlatform {
-    fn map_mmio(&self, region: MmioRegion) -> Result<NonNull<u8>, PlatformError> {
-        self.host.map_mmio(region)
-    }
-    fn dma_alloc(&self, size: usize, align: usize) -> Result<DmaRegion, PlatformError> {
-        self.host.dma_alloc(size, align)
-    }
-    unsafe fn dma_free(&self, region: DmaRegion) {
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { self.host.dma_free(region) }
-    }
-    fn now_ns(&self) -> u64 {
-        self.host.now_ns()
-    }
-    fn request_irq(&self, _: &Irq, handler: IrqHandler, _: Arc<IrqStats>) -> Result<(), IrqError> {
-        *self.handler.lock().unwrap() = Some(handler);
-        Ok(())
     }
 }
 
@@ -89,7 +56,7 @@ fn refuses_other_primecells_and_non_primecells() {
 
 #[test]
 fn the_receive_interrupt_is_masked_when_it_fires_and_armed_by_the_reader() {
-    let platform: &'static IrqPlatform = Box::leak(Box::new(IrqPlatform { host: HostPlatform::leaked(), handler: Mutex::new(None) }));
+    let platform = IrqHostPlatform::leaked(true);
     let words = registers(0x0014_1011, 0xb105_f00d);
     words[IMSC / 4] = 0x7ff; // a boot loader left every interrupt unmasked
     platform.host.add_window(0x900_0000, words);
@@ -102,11 +69,14 @@ fn the_receive_interrupt_is_masked_when_it_fires_and_armed_by_the_reader() {
     assert_eq!(receive.phys(), 0x900_0000);
     receive.arm();
     assert_eq!(regs.read32(IMSC), Ok(0x50), "receive and receive timeout let out");
-    let mut handler = platform.handler.lock().unwrap().take().expect("handler installed");
-    assert_eq!(handler(), IrqReturn::NotMine, "nothing raised");
+    assert_eq!(platform.installed(), [33], "handler installed on the UART's line");
+    let stats = std::sync::Arc::clone(&registry.find_by_path("/pl011@9000000").unwrap().irq_stats[0].1);
+    platform.fire(33);
+    assert_eq!((stats.handled(), stats.spurious()), (0, 1), "nothing raised: not the UART's");
     assert_eq!(regs.read32(IMSC), Ok(0x50));
     regs.write32(MIS, 1 << 6).unwrap(); // a byte waits in the FIFO
-    assert_eq!(handler(), IrqReturn::Handled);
+    platform.fire(33);
+    assert_eq!((stats.handled(), stats.spurious()), (1, 1));
     assert_eq!(regs.read32(IMSC), Ok(0), "masked until the reader has taken the bytes");
 }
 
