@@ -39,8 +39,9 @@ pub struct Board {
 pub enum Console {
     /// An ARM PL011 UART at this physical address.
     Pl011 { base: u64 },
-    /// A 16550-compatible UART at this x86 I/O port (COM1 is 0x3f8).
-    Uart16550 { port: u16 },
+    /// A 16550-compatible UART at this x86 I/O port, interrupting on this ISA IRQ (COM1: 0x3f8,
+    /// IRQ 4).
+    Uart16550 { port: u16, irq: u8 },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

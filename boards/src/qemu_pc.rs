@@ -9,7 +9,7 @@ pub const BOARD: Board = Board {
     description: "QEMU pc (i440FX), x86-64, PCI through I/O ports",
     target: "x86_64-unknown-none",
     kernel_feature: Some("board-pc"),
-    early_console: Console::Uart16550 { port: 0x3f8 },
+    early_console: Console::Uart16550 { port: 0x3f8, irq: 4 },
     devices: DeviceSource::Pci(PciConfig::PortIo),
     qemu: Qemu {
         binary: "qemu-system-x86_64",

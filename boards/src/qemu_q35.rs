@@ -8,7 +8,7 @@ pub const BOARD: Board = Board {
     description: "QEMU q35, x86-64, PCI Express (ECAM)",
     target: "x86_64-unknown-none",
     kernel_feature: Some("board-q35"),
-    early_console: Console::Uart16550 { port: 0x3f8 },
+    early_console: Console::Uart16550 { port: 0x3f8, irq: 4 },
     // SeaBIOS (which QEMU runs before the PVH entry) sets the MCH's PCIEXBAR to 0xb000_0000 with
     // 256 MiB, all buses; QEMU's ACPI MCFG table then reports the same.
     devices: DeviceSource::Pci(PciConfig::Ecam { base: 0xb000_0000, start_bus: 0, end_bus: 255 }),

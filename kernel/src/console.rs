@@ -5,7 +5,14 @@
 
 use boards::Console;
 use core::fmt::{self, Write};
+use registry::Registry;
 use spin::Mutex;
+#[cfg(target_arch = "x86_64")]
+use {
+    crate::platform::PLATFORM,
+    alloc::{boxed::Box, sync::Arc},
+    registry::{IrqReturn, IrqStats, Platform},
+};
 
 /// The UART kind the boards of this architecture have.
 #[cfg(target_arch = "aarch64")]
@@ -51,7 +58,7 @@ unsafe fn open(console: Console) -> Uart {
         Console::Pl011 { base } => unsafe { pl011::Pl011::new(base as usize) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the caller vouches for the ports.
-        Console::Uart16550 { port } => uart16550::Uart16550::new(unsafe { uart16550::PortIo::new(port) }),
+        Console::Uart16550 { port, .. } => uart16550::Uart16550::new(unsafe { uart16550::PortIo::new(port) }),
         // A board file of this architecture naming another's UART: there is
         // nothing to report on, but the panic's exit status tells.
         other => panic!("console {other:?} cannot be driven on this architecture"),
@@ -126,4 +133,43 @@ impl log::Log for ConsoleLogger {
 /// A byte typed at the console, if one is waiting.
 pub fn try_read_byte() -> Option<u8> {
     CONSOLE.lock().as_mut()?.try_read_byte()
+}
+
+/// Lets the next byte typed at the console (or one waiting) raise the UART's receive
+/// interrupt, which wakes an idle wait; false when the UART has no interrupt, so that the
+/// reader must look again on its own. The PL011's interrupt is hooked by its registry driver.
+#[cfg(target_arch = "aarch64")]
+pub fn arm_receive_interrupt(registry: &mut Registry) -> bool {
+    let Console::Pl011 { base } = crate::BOARD.early_console else { return false };
+    let mut receive = registry.driver_data::<pl011::ReceiveInterrupt>();
+    receive.find(|(_, receive)| receive.phys() == base).map(|(_, receive)| receive.arm()).is_some()
+}
+
+/// Lets the next byte typed at the console (or one waiting) raise the UART's receive
+/// interrupt, which wakes an idle wait; false when the UART has no interrupt, so that the
+/// reader must look again on its own. The 16550 is no registry device: its ISA IRQ (from the
+/// board file) is hooked here, on the first call.
+#[cfg(target_arch = "x86_64")]
+pub fn arm_receive_interrupt(_: &mut Registry) -> bool {
+    static HOOKED: spin::Once<bool> = spin::Once::new();
+    let Console::Uart16550 { port, irq } = crate::BOARD.early_console else { return false };
+    let hooked = *HOOKED.call_once(|| {
+        // SAFETY: the handler's handle on the console's UART only reads the interrupt
+        // identification and writes the interrupt enable register, which `Uart16550` leaves
+        // alone after `init` (see `ReceiveInterrupt::new`).
+        let mut receive = uart16550::ReceiveInterrupt::new(unsafe { uart16550::PortIo::new(port) });
+        let handler = Box::new(move || if receive.take() { IrqReturn::Handled } else { IrqReturn::NotMine });
+        let irq = crate::arch::interrupts::isa_irq(irq);
+        match PLATFORM.request_irq(&irq, handler, Arc::new(IrqStats::default())) {
+            Ok(()) => true,
+            Err(error) => {
+                log::warn!("console: no receive interrupt ({error}): the shell looks for input every millisecond");
+                false
+            }
+        }
+    });
+    if let Some(uart) = CONSOLE.lock().as_mut().filter(|_| hooked) {
+        uart.arm_receive_interrupt();
+    }
+    hooked
 }

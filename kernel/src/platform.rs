@@ -1,24 +1,21 @@
 //! The test kernel's [`registry::Platform`]: identity-mapped MMIO, DMA memory from the heap,
-//! the architecture's counter as the clock, and (on aarch64, through the GIC) interrupts: a
-//! handler table, and idle waits that sleep until an interrupt or a timer deadline.
+//! the architecture's counter as the clock, and interrupts (through the GIC on aarch64, the
+//! APICs on x86-64): a handler table, and idle waits that sleep until an interrupt or a timer
+//! deadline.
 
-#[cfg(target_arch = "aarch64")]
 mod interrupts;
 
 use alloc::alloc::{alloc_zeroed, dealloc, Layout};
-#[cfg(target_arch = "aarch64")]
 use alloc::sync::Arc;
 use alloc::format;
 use alloc::string::String;
 use core::ptr::NonNull;
 
 use registry::platform::DmaRegion;
-#[cfg(target_arch = "aarch64")]
 use registry::{Irq, IrqError, IrqHandler, IrqStats};
 use registry::{MmioRegion, Platform, PlatformError};
 
 use crate::arch;
-#[cfg(target_arch = "aarch64")]
 pub use interrupts::dispatch as dispatch_interrupt;
 
 pub struct KernelPlatform;
@@ -63,17 +60,14 @@ impl Platform for KernelPlatform {
         arch::now_ns()
     }
 
-    #[cfg(target_arch = "aarch64")]
     fn request_irq(&self, irq: &Irq, handler: IrqHandler, stats: Arc<IrqStats>) -> Result<(), IrqError> {
         interrupts::request(irq, handler, stats)
     }
 
-    #[cfg(target_arch = "aarch64")]
     fn free_irq(&self, irq: &Irq, stats: &Arc<IrqStats>) {
         interrupts::free(irq, stats)
     }
 
-    #[cfg(target_arch = "aarch64")]
     fn idle_until(&self, deadline_ns: u64) {
         interrupts::idle_until(deadline_ns)
     }

@@ -1,7 +1,8 @@
 //! Minimal polled driver for 16550-compatible UARTs: the PC's COM ports, QEMU's `isa-serial`.
 //!
-//! Enough for a kernel console: 8 data bits, no parity, one stop bit (8N1) at 115200 baud, no
-//! interrupts. The driver reaches the UART's eight byte-wide registers through [`Registers`]:
+//! Enough for a kernel console: 8 data bits, no parity, one stop bit (8N1) at 115200 baud,
+//! polled, with the receive interrupt for a reader that sleeps until a byte arrives
+//! ([`ReceiveInterrupt`]). The driver reaches the UART's eight byte-wide registers through [`Registers`]:
 //! [`PortIo`] is the x86 I/O-port wiring of the PC; the unit tests use a fake, so the crate
 //! builds and is tested on any host. (Memory-mapped 16550s, common on other architectures,
 //! would be one more `Registers` implementation.)
@@ -9,9 +10,11 @@
 
 #[cfg(target_arch = "x86_64")]
 mod port_io;
+mod receive;
 
 #[cfg(target_arch = "x86_64")]
 pub use port_io::PortIo;
+pub use receive::ReceiveInterrupt;
 
 use core::fmt;
 
@@ -51,8 +54,12 @@ const FIFO_CLEAR_TRANSMIT: u8 = 1 << 2;
 const INTERRUPT_ID_FIFOS_ENABLED: u8 = 0b11 << 6;
 
 /// Modem control: data terminal ready and request to send, so a peer using hardware flow
-/// control sends to us. OUT2, which gates the interrupt line on PCs, stays off: we poll.
-const MODEM_CONTROL_DTR_RTS: u8 = 0b11;
+/// control sends to us, and OUT2, which connects the UART's interrupt output to its IRQ line on
+/// PCs (no interrupt is enabled until a reader arms the receive interrupt).
+const MODEM_CONTROL_DTR_RTS_OUT2: u8 = 0b1011;
+/// Interrupt enable: received data available (with the FIFOs on, also the character timeout:
+/// bytes waiting below the trigger level).
+const INTERRUPT_ENABLE_RECEIVED: u8 = 1 << 0;
 
 /// Line status: a received byte is waiting.
 const LINE_STATUS_DATA_READY: u8 = 1 << 0;
@@ -93,7 +100,7 @@ impl<R: Registers> Uart16550<R> {
         self.registers.write(DATA, divisor_low);
         self.registers.write(INTERRUPT_ENABLE, divisor_high);
         self.registers.write(LINE_CONTROL, LINE_CONTROL_8N1);
-        self.registers.write(MODEM_CONTROL, MODEM_CONTROL_DTR_RTS);
+        self.registers.write(MODEM_CONTROL, MODEM_CONTROL_DTR_RTS_OUT2);
 
         let fifos_on = self.registers.read(INTERRUPT_ID_FIFO_CONTROL) & INTERRUPT_ID_FIFOS_ENABLED
             == INTERRUPT_ID_FIFOS_ENABLED;
@@ -111,6 +118,12 @@ impl<R: Registers> Uart16550<R> {
             core::hint::spin_loop();
         }
         self.registers.write(DATA, byte);
+    }
+
+    /// Lets the next received byte, or one already waiting, raise the UART's interrupt, until
+    /// the interrupt path's [`ReceiveInterrupt::take`] disables it again.
+    pub fn arm_receive_interrupt(&mut self) {
+        self.registers.write(INTERRUPT_ENABLE, INTERRUPT_ENABLE_RECEIVED);
     }
 
     /// Takes one received byte, if there is one.
@@ -174,7 +187,7 @@ mod tests {
         (DATA, 1), // 115200 baud: divisor 1
         (INTERRUPT_ENABLE, 0),
         (LINE_CONTROL, 0x03),
-        (MODEM_CONTROL, 0x03),
+        (MODEM_CONTROL, 0x0b),
     ];
 
     #[test]
@@ -237,5 +250,31 @@ mod tests {
         write!(Uart16550::new(&mut fake), "a\nb").unwrap();
         let sent: Vec<u8> = fake.writes.iter().map(|&(_, byte)| byte).collect();
         assert_eq!(sent, b"a\r\nb");
+    }
+
+    #[test]
+    fn the_receive_interrupt_is_armed_by_the_reader_and_disabled_by_its_handler() {
+        let mut fake = FakeRegisters::default();
+        Uart16550::new(&mut fake).arm_receive_interrupt();
+        assert_eq!(fake.writes, [(INTERRUPT_ENABLE, 0x01)]);
+
+        fake.writes.clear();
+        fake.values[usize::from(INTERRUPT_ID_FIFO_CONTROL)] = 0xc4; // FIFOs on, data available
+        assert!(ReceiveInterrupt::new(&mut fake).take());
+        fake.values[usize::from(INTERRUPT_ID_FIFO_CONTROL)] = 0xcc; // character timeout
+        assert!(ReceiveInterrupt::new(&mut fake).take());
+        assert_eq!(fake.writes, [(INTERRUPT_ENABLE, 0), (INTERRUPT_ENABLE, 0)]);
+    }
+
+    #[test]
+    fn the_receive_handler_leaves_other_interrupts_alone() {
+        let mut fake = FakeRegisters::default();
+        // Nothing pending; then the transmit holding register empty, receiver line status and
+        // modem status interrupts.
+        for id in [0xc1, 0xc2, 0xc6, 0xc0] {
+            fake.values[usize::from(INTERRUPT_ID_FIFO_CONTROL)] = id;
+            assert!(!ReceiveInterrupt::new(&mut fake).take(), "IIR {id:#x}");
+        }
+        assert_eq!(fake.writes, []);
     }
 }

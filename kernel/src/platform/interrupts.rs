@@ -1,5 +1,6 @@
-//! The kernel's interrupt handlers: a table keyed by interrupt number (GIC INTID), the dispatch
-//! the architecture's interrupt path calls, and the idle wait drivers sleep in.
+//! The kernel's interrupt handlers: a table keyed by interrupt number (GIC INTID; on x86-64 the
+//! I/O APIC input), the dispatch the architecture's interrupt path calls, and the idle wait
+//! drivers sleep in.
 //!
 //! The architecture supplies the controller and the CPU (`arch::interrupts`: routing a device
 //! interrupt to a line, enabling and masking lines, masking the CPU, waiting for an interrupt

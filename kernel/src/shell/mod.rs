@@ -14,8 +14,6 @@ mod peer;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use boards::Console;
-use pl011::ReceiveInterrupt;
 use registry::{Platform, Registry};
 
 use crate::console;
@@ -94,14 +92,8 @@ fn next_byte(registry: &mut Registry) -> u8 {
         if let Some(byte) = console::try_read_byte() {
             return byte;
         }
-        let armed = console_receive_interrupt(registry).map(ReceiveInterrupt::arm).is_some();
+        let armed = console::arm_receive_interrupt(registry);
         let sleep = if armed { SLEEP_ARMED_NS } else { SLEEP_POLLING_NS };
         PLATFORM.idle_until(PLATFORM.now_ns().saturating_add(sleep));
     }
-}
-
-/// The receive interrupt of the UART the console is on, if its driver hooked one.
-fn console_receive_interrupt(registry: &mut Registry) -> Option<&ReceiveInterrupt> {
-    let Console::Pl011 { base } = crate::BOARD.early_console else { return None };
-    registry.driver_data::<ReceiveInterrupt>().find(|(_, receive)| receive.phys() == base).map(|(_, receive)| &*receive)
 }

@@ -1,16 +1,17 @@
-//! The interrupt descriptor table, whose every entry makes an exception a visible, fatal error.
+//! The interrupt descriptor table: device and timer interrupts go to the interrupt path
+//! (interrupts.rs); every exception is a visible, fatal error.
 //!
-//! The kernel polls with interrupts off, so an exception is always a bug (a page fault, a
-//! general protection fault, an invalid opcode). Each one is reported on the console with the
-//! vector, error code, RIP and CR2, and QEMU exits with [`EXCEPTION_EXIT_CODE`], so a fault
-//! ends the run instead of escalating to a triple fault (a silent reset).
+//! An exception is always a bug (a page fault, a general protection fault, an invalid opcode).
+//! Each one is reported on the console with the vector, error code, RIP and CR2, and QEMU exits
+//! with [`EXCEPTION_EXIT_CODE`], so a fault ends the run instead of escalating to a triple
+//! fault (a silent reset).
 //!
-//! The IDT holds the 32 exception vectors only: an interrupt would find no gate and raise a
-//! general protection fault, reported like the rest. There is no TSS, so no separate stack for
-//! double faults: a stack overflow (there is no guard page either) corrupts .bss below the
-//! stack rather than faulting.
+//! Past the 32 exception vectors the IDT has gates for the vectors the APICs deliver only: any
+//! other interrupt finds no gate and raises a fault, reported like the rest. There is no TSS,
+//! so no separate stack for double faults: a stack overflow (there is no guard page either)
+//! corrupts .bss below the stack rather than faulting.
 
-use super::{boot, power};
+use super::{boot, interrupts, power};
 use core::arch::{asm, global_asm};
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -19,6 +20,9 @@ const EXCEPTION_EXIT_CODE: u8 = 102;
 
 /// The exception vectors: 0 to 31.
 const VECTORS: usize = 32;
+/// The IDT's size: the exceptions and the vectors the APICs deliver, up to the spurious one
+/// (interrupts.rs).
+const IDT_ENTRIES: usize = interrupts::SPURIOUS_VECTOR as usize + 1;
 
 // One stub per vector, and `EXCEPTION_STUBS`, the table of their addresses. The CPU pushes SS,
 // RSP, RFLAGS, CS, RIP and, for some vectors only (Intel SDM vol. 3, table 6-1), an error
@@ -86,11 +90,15 @@ struct Gate {
     reserved: u32,
 }
 
-/// Gate attributes: present, ring 0, 64-bit interrupt gate (which clears IF, though it is
-/// already clear).
+/// Gate attributes: present, ring 0, 64-bit interrupt gate (which clears IF: the handlers run
+/// with interrupts masked).
 const INTERRUPT_GATE: u8 = 0x8e;
 
 impl Gate {
+    /// No gate: the vector faults.
+    const ABSENT: Gate =
+        Gate { offset_low: 0, selector: 0, ist: 0, attributes: 0, offset_middle: 0, offset_high: 0, reserved: 0 };
+
     fn interrupt(handler: u64) -> Self {
         Gate {
             offset_low: handler as u16,
@@ -111,19 +119,26 @@ struct DescriptorTablePointer {
     base: u64,
 }
 
-static IDT: spin::Once<[Gate; VECTORS]> = spin::Once::new();
+static IDT: spin::Once<[Gate; IDT_ENTRIES]> = spin::Once::new();
 
 /// Builds the IDT and loads it.
 pub(super) fn install() {
     // SAFETY: the assembly above defines the table with VECTORS addresses; nothing writes it.
     let stubs = unsafe { EXCEPTION_STUBS };
-    let idt = IDT.call_once(|| stubs.map(Gate::interrupt));
+    let idt = IDT.call_once(|| {
+        core::array::from_fn(|vector| match stubs.get(vector) {
+            Some(&stub) => Gate::interrupt(stub),
+            None => interrupts::entry(vector as u8).map_or(Gate::ABSENT, Gate::interrupt),
+        })
+    });
     let pointer = DescriptorTablePointer {
         limit: (core::mem::size_of_val(idt) - 1) as u16,
         base: idt.as_ptr() as u64,
     };
-    // SAFETY: the IDT is a static, so it outlives its use; each gate points at a stub, which
-    // hands a well-formed frame to `report_fatal_exception`; `lidt` only reads `pointer`.
+    // SAFETY: the IDT is a static, so it outlives its use; each exception gate points at a
+    // stub, which hands a well-formed frame to `report_fatal_exception`, each interrupt gate at
+    // an interrupt entry, which returns to the interrupted code as it was; `lidt` only reads
+    // `pointer`.
     unsafe { asm!("lidt [{}]", in(reg) &pointer, options(readonly, nostack, preserves_flags)) };
 }
 

@@ -1,8 +1,11 @@
-//! x86-64 (QEMU q35 and pc): PVH entry into long mode, identity map, exception reporting, TSC
-//! timer, power off.
+//! x86-64 (QEMU q35 and pc): PVH entry into long mode, identity map, exception reporting,
+//! interrupts (local APIC and I/O APIC), TSC timer, power off.
 
+mod apic;
 mod boot;
 mod exceptions;
+pub mod interrupts;
+mod ioapic;
 mod paging;
 mod port;
 mod power;

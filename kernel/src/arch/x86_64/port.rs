@@ -1,5 +1,5 @@
-//! I/O port access, for the PC devices the architecture code drives itself: the PIT, the ACPI
-//! PM block, isa-debug-exit.
+//! I/O port access, for the PC devices the architecture code drives itself: the PIT, the 8259
+//! PICs (to mask them), the ACPI PM block, isa-debug-exit.
 
 use core::arch::asm;
 

@@ -1,0 +1,251 @@
+//! What the platform's handler table needs from the PC's CPU and interrupt controllers: the
+//! I/O APIC routes a device's line to a vector of its own, the local APIC delivers it and takes
+//! the end of interrupt, its timer bounds idle waits (`hlt`); the 8259 PICs firmware left in
+//! charge are masked for good.
+//!
+//! Vectors: 0-31 are the exceptions (exceptions.rs); I/O APIC input n interrupts at 32 + n;
+//! then come the local APIC timer and the spurious vector. The controllers are set up when the
+//! first line is asked for (the console is up by then to say if that fails: the drivers then
+//! poll); the CPU takes interrupts from [`start`] on.
+
+use alloc::string::String;
+use alloc::{format, vec};
+use core::arch::{asm, global_asm};
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use registry::{Irq, IrqError};
+
+use super::ioapic::{self, IoApic, Trigger};
+use super::{apic, paging, port};
+
+/// Where the I/O APIC of QEMU's q35 and pc (and of PCs generally) is; the MADT says the same.
+const IO_APIC_BASE: u64 = 0xfec0_0000;
+/// The controller bus-pci names for a PC's PCI INTx, with the pin and the ISA IRQ firmware
+/// routed it to (ICH9/PIIX PIRQ routing) and wrote into the function's interrupt line register.
+/// QEMU's MADT gives PCI's IRQs (5, 9, 10, 11) as level triggered, active high: its chipsets OR
+/// the PCI INTx into the ISA line without inverting.
+const PCI_INTX_CONTROLLER: &str = "legacy";
+/// The controller of [`isa_irq`]'s lines: an ISA device's own IRQ, edge triggered, active high.
+const ISA_CONTROLLER: &str = "isa";
+/// The ISA IRQs devices use. On both chipsets ISA IRQ n arrives at I/O APIC input n, but for
+/// IRQ 0 (the PIT, at input 2), which the kernel does not use.
+const ISA_IRQS: core::ops::Range<u32> = 1..16;
+
+const FIRST_DEVICE_VECTOR: u8 = 32;
+/// I/O APIC inputs with a vector: QEMU's I/O APIC has 24.
+const DEVICE_VECTORS: u8 = 24;
+const TIMER_VECTOR: u8 = FIRST_DEVICE_VECTOR + DEVICE_VECTORS;
+/// The local APIC's spurious vector, with the low four bits set as the P6 family requires; the
+/// last vector with an entry.
+pub(super) const SPURIOUS_VECTOR: u8 = 63;
+/// The entries below: one per vector from the first device vector to the spurious vector,
+/// each at a multiple of ENTRY_SIZE.
+const ENTRY_SIZE: usize = 16;
+
+/// The 8259 PICs' mask registers (OCW1): a set bit masks an IRQ.
+const PIC_MASTER_MASK: u16 = 0x21;
+const PIC_SLAVE_MASK: u16 = 0xa1;
+
+const RFLAGS_INTERRUPTS_ENABLED: u64 = 1 << 9;
+
+/// A line of the I/O APIC.
+#[derive(Clone, Copy, Debug)]
+pub struct Line {
+    /// The I/O APIC input (the ACPI GSI): the key of the platform's handler table.
+    pub intid: u32,
+    trigger: Trigger,
+}
+
+/// The I/O APIC, once the interrupt controllers are set up; why not if they cannot be.
+static CONTROLLERS: spin::Once<Result<IoApic, &'static str>> = spin::Once::new();
+
+/// Set once the CPU takes interrupts.
+static STARTED: AtomicBool = AtomicBool::new(false);
+
+/// ISA IRQ `number` of a device the kernel knows from its board file (the console's UART).
+pub fn isa_irq(number: u8) -> Irq {
+    let number = u32::from(number);
+    Irq { controller: String::from(ISA_CONTROLLER), cells: vec![number], number: Some(number), label: format!("IRQ {number}") }
+}
+
+/// The I/O APIC line a PC's PCI INTx or ISA IRQ `irq` arrives at. Lines of other controllers
+/// are unsupported (their devices poll), as is every line when the controllers cannot be set up.
+pub fn line(irq: &Irq) -> Result<Line, IrqError> {
+    let (isa_irq, trigger) = match (irq.controller.as_str(), irq.cells.as_slice()) {
+        (PCI_INTX_CONTROLLER, &[_pin, isa_irq]) => (isa_irq, Trigger::LevelHigh),
+        (ISA_CONTROLLER, &[isa_irq]) => (isa_irq, Trigger::EdgeHigh),
+        (PCI_INTX_CONTROLLER | ISA_CONTROLLER, _) => {
+            return Err(IrqError::Invalid(format!("{}: cells {:?} are no ISA IRQ", irq.label, irq.cells)))
+        }
+        _ => return Err(IrqError::Unsupported),
+    };
+    let io_apic = io_apic().ok_or(IrqError::Unsupported)?;
+    if !ISA_IRQS.contains(&isa_irq) || isa_irq >= io_apic.inputs().min(u32::from(DEVICE_VECTORS)) {
+        return Err(IrqError::Invalid(format!("{}: IRQ {isa_irq} is no I/O APIC input the kernel routes", irq.label)));
+    }
+    Ok(Line { intid: isa_irq, trigger })
+}
+
+/// Routes `line` to its vector on this CPU, unmasked.
+pub fn enable(line: Line) -> Result<(), IrqError> {
+    let io_apic = io_apic().ok_or(IrqError::Unsupported)?;
+    let vector = FIRST_DEVICE_VECTOR + line.intid as u8;
+    without(|| io_apic.route(line.intid, vector, line.trigger, apic::id()));
+    Ok(())
+}
+
+/// Masks I/O APIC input `intid`; callable from the interrupt path.
+pub fn disable(intid: u32) {
+    if let Some(io_apic) = io_apic().filter(|io_apic| intid < io_apic.inputs()) {
+        without(|| io_apic.mask(intid));
+    }
+}
+
+/// From the first call on (with the controllers set up), the CPU takes interrupts.
+pub fn start() {
+    if io_apic().is_some() && !STARTED.swap(true, Ordering::Relaxed) {
+        // SAFETY: the IDT has a gate for every vector the APICs deliver (exceptions.rs).
+        unsafe { asm!("sti", options(nostack)) };
+    }
+}
+
+/// Whether the CPU takes interrupts, so that an idle wait ends.
+pub fn started() -> bool {
+    STARTED.load(Ordering::Relaxed)
+}
+
+/// Runs `f` with interrupts masked on this (the only) CPU: interrupt handlers cannot run
+/// meanwhile.
+pub fn without<R>(f: impl FnOnce() -> R) -> R {
+    let flags: u64;
+    // SAFETY: saving RFLAGS and clearing IF only delays interrupts. No `nomem`: memory accesses
+    // in `f` must not move out of the masked region.
+    unsafe { asm!("pushfq", "pop {}", "cli", out(reg) flags) };
+    let result = f();
+    if flags & RFLAGS_INTERRUPTS_ENABLED != 0 {
+        // SAFETY: puts back the mask as it was; an interrupt that came meanwhile is taken now.
+        unsafe { asm!("sti", options(nostack)) };
+    }
+    result
+}
+
+/// Waits for an interrupt with the local APIC timer set to `deadline_ns`. Call with
+/// interrupts masked ([`without`]): they are let in only as the CPU halts, so one that came
+/// before the wait wakes it at once rather than being slept through; it is taken before this
+/// returns, again masked.
+pub fn sleep_until(deadline_ns: u64) {
+    apic::arm_timer(deadline_ns);
+    // SAFETY: `sti` lets interrupts in only after the next instruction, so the CPU halts with
+    // them enabled and nothing taken in between; the interrupt that wakes it (a device's, the
+    // timer's) is taken, and `cli` masks them again, as the caller had them.
+    unsafe { asm!("sti", "hlt", "cli", options(nostack)) };
+    apic::disarm_timer();
+}
+
+/// The I/O APIC, once the controllers are set up (the first call does it).
+fn io_apic() -> Option<&'static IoApic> {
+    let controllers = CONTROLLERS.call_once(|| {
+        let set_up = set_up_controllers();
+        if let Err(reason) = &set_up {
+            log::warn!("x86 interrupts: {reason}; drivers poll");
+        }
+        set_up
+    });
+    controllers.as_ref().ok()
+}
+
+/// Masks the 8259 PICs, enables the local APIC and times its timer, finds the I/O APIC with
+/// every input masked.
+fn set_up_controllers() -> Result<IoApic, &'static str> {
+    // SAFETY: masking every IRQ at both PICs only keeps them quiet; the I/O APIC takes over.
+    unsafe {
+        port::outb(PIC_MASTER_MASK, 0xff);
+        port::outb(PIC_SLAVE_MASK, 0xff);
+    }
+    apic::enable(SPURIOUS_VECTOR, TIMER_VECTOR)?;
+    if !paging::is_device_memory(IO_APIC_BASE, IO_APIC_BASE + ioapic::REGISTERS_SIZE) {
+        return Err("the I/O APIC's registers are outside the uncached map");
+    }
+    // SAFETY: the I/O APIC's registers are at IO_APIC_BASE on the boards, in the uncached
+    // map (checked); only this module drives it.
+    unsafe { IoApic::new(IO_APIC_BASE as usize) }
+}
+
+// One entry per vector from FIRST_DEVICE_VECTOR to SPURIOUS_VECTOR, ENTRY_SIZE bytes apart
+// from `interrupt_entries`: each pushes its vector and joins the common path, which saves the
+// registers a Rust function may change (the target has no FP/SIMD registers in use: it is
+// soft-float), calls `take_interrupt` and returns to the interrupted code.
+global_asm!(
+    r#"
+    .section .text.interrupt_entries, "ax"
+    .balign {entry_size}
+    .global interrupt_entries
+interrupt_entries:
+    .set .Lvector, {first_vector}
+    .rept {last_vector} - {first_vector} + 1
+    .balign {entry_size}
+    push    $.Lvector
+    jmp     .Linterrupt_common
+    .set .Lvector, .Lvector + 1
+    .endr
+
+.Linterrupt_common:
+    // The CPU aligned RSP to 16 before pushing SS, RSP, RFLAGS, CS and RIP (40 bytes); with the
+    // vector, RSP is aligned again. Nine registers, then 8 bytes, keep it aligned for the call.
+    push    %rax
+    push    %rcx
+    push    %rdx
+    push    %rsi
+    push    %rdi
+    push    %r8
+    push    %r9
+    push    %r10
+    push    %r11
+    mov     72(%rsp), %rdi
+    sub     $8, %rsp
+    cld
+    call    {take_interrupt}
+    add     $8, %rsp
+    pop     %r11
+    pop     %r10
+    pop     %r9
+    pop     %r8
+    pop     %rdi
+    pop     %rsi
+    pop     %rdx
+    pop     %rcx
+    pop     %rax
+    add     $8, %rsp
+    iretq
+"#,
+    entry_size = const ENTRY_SIZE,
+    first_vector = const FIRST_DEVICE_VECTOR,
+    last_vector = const SPURIOUS_VECTOR,
+    take_interrupt = sym take_interrupt,
+    options(att_syntax),
+);
+
+extern "C" {
+    /// The first entry (the assembly above).
+    static interrupt_entries: u8;
+}
+
+/// The entry of `vector`, if the APICs deliver it: the IDT gate's target.
+pub(super) fn entry(vector: u8) -> Option<u64> {
+    let device = (FIRST_DEVICE_VECTOR..TIMER_VECTOR).contains(&vector);
+    let delivered = device || vector == TIMER_VECTOR || vector == SPURIOUS_VECTOR;
+    let first = core::ptr::addr_of!(interrupt_entries) as u64;
+    delivered.then(|| first + (ENTRY_SIZE * usize::from(vector - FIRST_DEVICE_VECTOR)) as u64)
+}
+
+/// The interrupt path, with interrupts masked: a device line goes to the platform's handlers,
+/// the timer has done its job by waking the CPU; then the local APIC gets its end of
+/// interrupt, but for a spurious one, which must not have one.
+extern "C" fn take_interrupt(vector: u64) {
+    match vector as u8 {
+        SPURIOUS_VECTOR => return,
+        TIMER_VECTOR => {}
+        device => crate::platform::dispatch_interrupt(u32::from(device - FIRST_DEVICE_VECTOR)),
+    }
+    apic::end_of_interrupt();
+}
