@@ -17,7 +17,7 @@ use crate::{fail, scratch_dir, XtaskResult};
 
 pub const TESTS: &[BootTest] = &[
     BootTest {
-        name: "virtio-blk on the board's transport (legacy virtio-mmio on virt): host pattern checked, guest pattern on the image",
+        name: "virtio-blk on the board's default transport (legacy virtio-mmio on virt, virtio-pci on PCs): host pattern checked, guest pattern on the image",
         applies: any_board,
         run: |b, i| one_disk(b, i, "legacy", board_transport(b), false, &[]),
     },
