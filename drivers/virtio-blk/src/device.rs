@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 
 use registry::wait::TimedOut;
 use registry::Platform;
-use virtio::{Buffer, Interrupt, LiveDevice, Transport, VirtQueue, VirtioError};
+use virtio::{Buffer, Interrupt, LiveDevice, Negotiated, Transport, VirtQueue, VirtioError};
 
 use crate::config::{self, WANTED_FEATURES};
 use crate::slots::HeaderSlots;
@@ -78,7 +78,7 @@ impl BlockDevice {
         interrupt: Interrupt,
     ) -> Result<Self, BlockError> {
         let negotiated = virtio::init_device(transport.as_mut(), WANTED_FEATURES, platform)?;
-        let io = start(transport.as_mut(), platform).inspect_err(|_| virtio::fail_device(transport.as_mut()))?;
+        let io = start(transport.as_mut(), platform, &negotiated).inspect_err(|_| virtio::fail_device(transport.as_mut()))?;
         let queue_size = io.queue.size();
         let mut device = LiveDevice::new(transport, platform, io);
         let info = config::read_info(device.parts().0, negotiated, queue_size)
@@ -285,9 +285,9 @@ fn check(info: &DiskInfo, request: &Request) -> Result<(), BlockError> {
 
 /// The header slots and the request queue (the device learns of the queue last, so nothing
 /// the device knows about is freed if a step fails).
-fn start(transport: &mut dyn Transport, platform: &'static dyn Platform) -> Result<Io, BlockError> {
+fn start(transport: &mut dyn Transport, platform: &'static dyn Platform, negotiated: &Negotiated) -> Result<Io, BlockError> {
     let headers = HeaderSlots::new(platform, QUEUE_SIZE).map_err(BlockError::Dma)?;
-    let queue = VirtQueue::new(transport, platform, REQUEST_QUEUE, QUEUE_SIZE)?;
+    let queue = VirtQueue::new(transport, platform, negotiated, REQUEST_QUEUE, QUEUE_SIZE)?;
     let in_flight = (0..queue.size()).map(|_| None).collect();
     Ok(Io { queue, headers, in_flight })
 }

@@ -6,6 +6,7 @@ mod common;
 
 use common::{bring_up, OneDisk, Rig, INTERFACES};
 use registry::DeviceState;
+use virtio::features::RING_EVENT_IDX;
 use virtio::sim::{BlockModel, Interface, SimDevice, SimPlatform};
 use virtio::status::{DRIVER_OK, FAILED};
 use virtio_blk::{BlockDevice, BlockError};
@@ -47,7 +48,8 @@ fn configuration_fields_are_read_for_the_features_negotiated() {
         assert_eq!((info.size_max, info.seg_max), (Some(8192), Some(3)));
         assert_eq!(info.max_request_sectors, 48, "3 segments of 8 KiB");
         assert!(info.read_only && info.flush);
-        assert_eq!(rig.device.driver_features() & 0xffff_ffff, 0x266, "SIZE_MAX, SEG_MAX, RO, BLK_SIZE, FLUSH");
+        let features = rig.device.driver_features() & 0xffff_ffff;
+        assert_eq!(features, 0x266 | RING_EVENT_IDX, "SIZE_MAX, SEG_MAX, RO, BLK_SIZE, FLUSH, and the core's EVENT_IDX");
     }
     let plain = Rig::new(Interface::Modern, BlockModel::new(8).without_flush());
     let info = plain.blk.info();

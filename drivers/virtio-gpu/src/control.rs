@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use registry::wait::TimedOut;
 use registry::{DmaBuffer, Platform};
 use virtio::dma::DmaAccess;
-use virtio::{fail_device, Buffer, Interrupt, Transport, Used, VirtQueue, VirtioError};
+use virtio::{fail_device, Buffer, Interrupt, Negotiated, Transport, Used, VirtQueue, VirtioError};
 
 use crate::protocol::{decode, Request, Response, MAX_REQUEST_SIZE, MAX_RESPONSE_SIZE};
 use crate::GpuError;
@@ -70,9 +70,10 @@ impl ControlQueue {
     pub(crate) fn new(
         transport: &mut dyn Transport,
         platform: &'static dyn Platform,
+        negotiated: &Negotiated,
         interrupt: Interrupt,
     ) -> Result<Self, GpuError> {
-        let queue = VirtQueue::new(transport, platform, CONTROL_QUEUE, QUEUE_SIZE)?;
+        let queue = VirtQueue::new(transport, platform, negotiated, CONTROL_QUEUE, QUEUE_SIZE)?;
         // A flush is two requests in flight, each a chain of two descriptors.
         if queue.size() < 4 {
             return Err(GpuError::ControlQueueTooSmall(queue.size()));

@@ -150,8 +150,8 @@ fn start(
     interrupt: Interrupt,
 ) -> Result<ControlQueue, GpuError> {
     // No optional feature is used: no 3D (VIRGL), EDID, UUIDs or blob resources.
-    virtio::init_device(transport, 0, platform)?;
-    let control = ControlQueue::new(transport, platform, interrupt)?;
+    let negotiated = virtio::init_device(transport, 0, platform)?;
+    let control = ControlQueue::new(transport, platform, &negotiated, interrupt)?;
     virtio::finish_init(transport)?;
     Ok(control)
 }

@@ -56,7 +56,7 @@ impl VirtioNet {
     ) -> Result<Self, NetError> {
         let negotiated = virtio::init_device(&mut *transport, WANTED_FEATURES, platform)?;
         let prepared = read_mac(&*transport, &negotiated)
-            .and_then(|mac| Ok((mac, Queues::new(&mut *transport, platform, header_len(&negotiated))?)));
+            .and_then(|mac| Ok((mac, Queues::new(&mut *transport, platform, &negotiated)?)));
         let (mac, queues) = match prepared {
             Ok(prepared) => prepared,
             Err(error) => {
@@ -210,9 +210,10 @@ impl Transmitter<'_> {
 
 impl Queues {
     /// Both queues, every receive buffer given (the device sees them once it is live).
-    fn new(transport: &mut dyn Transport, platform: &'static dyn Platform, header_len: usize) -> Result<Self, NetError> {
-        let rx = RxQueue::new(PacketQueue::new(transport, platform, RX_QUEUE, QUEUE_SIZE, header_len)?)?;
-        let tx = TxQueue::new(PacketQueue::new(transport, platform, TX_QUEUE, QUEUE_SIZE, header_len)?);
+    fn new(transport: &mut dyn Transport, platform: &'static dyn Platform, negotiated: &Negotiated) -> Result<Self, NetError> {
+        let header_len = header_len(negotiated);
+        let rx = RxQueue::new(PacketQueue::new(transport, platform, negotiated, RX_QUEUE, QUEUE_SIZE, header_len)?)?;
+        let tx = TxQueue::new(PacketQueue::new(transport, platform, negotiated, TX_QUEUE, QUEUE_SIZE, header_len)?);
         Ok(Queues { rx, tx })
     }
 }

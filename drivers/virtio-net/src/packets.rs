@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 
 use registry::{DmaBuffer, Platform};
 use virtio::dma::DmaAccess;
-use virtio::{Buffer, Transport, VirtQueue, VirtioError};
+use virtio::{Buffer, Negotiated, Transport, VirtQueue, VirtioError};
 
 use crate::wire::MAX_HEADER_LEN;
 
@@ -44,11 +44,12 @@ impl PacketQueue {
     pub(crate) fn new(
         transport: &mut dyn Transport,
         platform: &'static dyn Platform,
+        negotiated: &Negotiated,
         index: u16,
         wanted_size: u16,
         header_len: usize,
     ) -> Result<Self, VirtioError> {
-        let queue = VirtQueue::new(transport, platform, index, wanted_size)?;
+        let queue = VirtQueue::new(transport, platform, negotiated, index, wanted_size)?;
         if queue.size() < 2 {
             // A slot takes two descriptors; a one-entry queue cannot carry any.
             return Err(VirtioError::QueueNotAvailable(index));

@@ -77,8 +77,8 @@ mod tests {
         let platform = SimPlatform::leaked();
         let device = SimDevice::new(platform, Interface::Modern, BlockModel::new(8));
         let mut transport = device.transport();
-        crate::init_device(&mut transport, 0, platform).expect("init");
-        let queue = VirtQueue::new(&mut transport, platform, 0, 16).expect("queue");
+        let negotiated = crate::init_device(&mut transport, 0, platform).expect("init");
+        let queue = VirtQueue::new(&mut transport, platform, &negotiated, 0, 16).expect("queue");
         crate::finish_init(&mut transport).expect("DRIVER_OK");
         (device.clone(), platform, LiveDevice::new(Box::new(transport), platform, queue))
     }

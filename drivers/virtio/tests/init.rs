@@ -5,7 +5,7 @@ mod common;
 
 use common::{BlockRig, F_FLUSH};
 use registry::wait::TimedOut;
-use virtio::features::VERSION_1;
+use virtio::features::{RING_EVENT_IDX, VERSION_1};
 use virtio::sim::{BlockModel, Interface, Misbehaviour, SimDevice, SimPlatform};
 use virtio::status::{ACKNOWLEDGE, DRIVER, DRIVER_OK, FAILED, FEATURES_OK};
 use virtio::{Transport, VirtQueue, VirtioError, MAX_QUEUE_SIZE};
@@ -22,8 +22,8 @@ fn modern_init_negotiates_version_1_and_walks_the_status_sequence() {
     let mut expected = steps.to_vec();
     expected.push(steps[3] | DRIVER_OK);
     assert_eq!(rig.device.status_writes(), expected);
-    assert_eq!(rig.device.driver_features(), VERSION_1 | F_FLUSH);
-    assert_eq!(rig.negotiated.features, VERSION_1 | F_FLUSH);
+    assert_eq!(rig.device.driver_features(), VERSION_1 | RING_EVENT_IDX | F_FLUSH, "EVENT_IDX taken as offered");
+    assert_eq!(rig.negotiated.features, VERSION_1 | RING_EVENT_IDX | F_FLUSH);
     assert!(rig.negotiated.has(F_FLUSH) && !rig.negotiated.is_legacy());
     assert_eq!(rig.queue.size(), 128, "the driver's wish, below the device's 256");
 }
@@ -37,7 +37,7 @@ fn legacy_init_skips_features_ok_and_never_accepts_version_1() {
     let negotiated = virtio::init_device(&mut transport, F_FLUSH | 1 << 40, platform).unwrap();
     assert_eq!(negotiated.features, F_FLUSH);
     assert!(negotiated.is_legacy());
-    let _queue = VirtQueue::new(&mut transport, platform, 0, 256).unwrap();
+    let _queue = VirtQueue::new(&mut transport, platform, &negotiated, 0, 256).unwrap();
     virtio::finish_init(&mut transport).unwrap();
     assert_eq!(device.status_writes(), [0, ACKNOWLEDGE, ACKNOWLEDGE | DRIVER, ACKNOWLEDGE | DRIVER | DRIVER_OK]);
     assert_eq!(device.driver_features(), F_FLUSH);
@@ -58,8 +58,8 @@ fn refused_features_ok_fails_the_device() {
     let (platform, device) = device(Interface::Modern);
     device.misbehave(Misbehaviour::RefuseFeaturesOk);
     let error = virtio::init_device(&mut device.transport(), F_FLUSH, platform).unwrap_err();
-    assert_eq!(error, VirtioError::FeaturesRefused(VERSION_1 | F_FLUSH));
-    assert_eq!(error.to_string(), "device refused features 0x100000200");
+    assert_eq!(error, VirtioError::FeaturesRefused(VERSION_1 | RING_EVENT_IDX | F_FLUSH));
+    assert_eq!(error.to_string(), "device refused features 0x120000200");
     assert_eq!(device.status(), ACKNOWLEDGE | DRIVER | FAILED);
 }
 
@@ -87,8 +87,8 @@ fn queue_sizes_the_device_offers_are_clamped_or_refused() {
         let (platform, device) = device(Interface::Modern);
         device.set_queue_max(0, device_max);
         let mut transport = device.transport();
-        virtio::init_device(&mut transport, 0, platform).unwrap();
-        let queue = VirtQueue::new(&mut transport, platform, 0, wanted).map(|q| q.size());
+        let negotiated = virtio::init_device(&mut transport, 0, platform).unwrap();
+        let queue = VirtQueue::new(&mut transport, platform, &negotiated, 0, wanted).map(|q| q.size());
         assert_eq!(queue, expected, "device maximum {device_max}, wanted {wanted}");
         assert_eq!(platform.host().dma_live(), 0, "no ring memory kept or leaked");
     }
@@ -100,11 +100,11 @@ fn queue_sizes_the_device_offers_are_clamped_or_refused() {
 fn a_queue_the_device_does_not_have_or_already_uses_is_refused() {
     let (platform, device) = device(Interface::Modern);
     let mut transport = device.transport();
-    virtio::init_device(&mut transport, 0, platform).unwrap();
-    let missing = VirtQueue::new(&mut transport, platform, 1, 8).err();
+    let negotiated = virtio::init_device(&mut transport, 0, platform).unwrap();
+    let missing = VirtQueue::new(&mut transport, platform, &negotiated, 1, 8).err();
     assert_eq!(missing, Some(VirtioError::QueueNotAvailable(1)));
-    let _queue = VirtQueue::new(&mut transport, platform, 0, 8).unwrap();
-    let again = VirtQueue::new(&mut transport, platform, 0, 8).err();
+    let _queue = VirtQueue::new(&mut transport, platform, &negotiated, 0, 8).unwrap();
+    let again = VirtQueue::new(&mut transport, platform, &negotiated, 0, 8).err();
     assert_eq!(again, Some(VirtioError::QueueInUse(0)));
     assert_eq!(platform.host().dma_live(), 1, "only the first queue's ring is kept");
 }

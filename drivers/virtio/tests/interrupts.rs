@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::collections::HashMap;
+
 use common::test_blk::Bound;
 use common::{Request, STATUS_OK};
 use registry::{Bus, BusAddress, BusError, DeviceIds, DeviceSpec, DeviceState, Platform, Registry};
@@ -117,4 +119,38 @@ fn a_completion_that_never_comes_times_out() {
     assert_eq!(error.to_string(), "timed out after 50 ms waiting for the device to use a buffer");
     assert!(is_live(&mut registry), "a silent device is not a lost interrupt");
     assert_eq!(counts(&registry), (0, 0));
+}
+
+#[test]
+fn with_event_idx_many_requests_in_flight_lose_no_completion_and_take_fewer_interrupts() {
+    const REQUESTS: usize = 300;
+    const IN_FLIGHT: usize = 8;
+    for interface in [Interface::Modern, Interface::Legacy] {
+        let (platform, device, mut registry) = bind(interface, None);
+        let (_, bound) = registry.driver_data::<Bound>().next().expect("driver data kept");
+        let mut waiting: HashMap<u16, Request> = HashMap::new();
+        let (mut submitted, mut completed) = (0, 0);
+        let start = platform.now_ns();
+        // Submissions and waits interleave: each wait finds either a completion already in the
+        // ring or sleeps on the interrupt it asked for.
+        while completed < REQUESTS {
+            while waiting.len() < IN_FLIGHT && submitted < REQUESTS {
+                let request = Request::read(platform, submitted as u64 % 64, 1);
+                let token = bound.queue.add(&request.buffers()).expect("add");
+                bound.queue.notify(bound.transport.as_ref()).expect("notify");
+                assert!(waiting.insert(token, request).is_none(), "{interface:?}: token {token} reused in flight");
+                submitted += 1;
+            }
+            let used = bound.queue.wait_used(bound.transport.as_mut(), platform, TIMEOUT_NS, &bound.interrupt).expect("completion");
+            let request = waiting.remove(&used.token).expect("a token in flight");
+            assert_eq!(request.status(), STATUS_OK, "{interface:?}");
+            completed += 1;
+        }
+        let elapsed = platform.now_ns() - start;
+        assert!(bound.interrupt.is_live(), "{interface:?}: no wait ended at its deadline");
+        assert!(elapsed < (REQUESTS / IN_FLIGHT + 1) as u64 * 2 * LATENCY_NS, "{interface:?}: {elapsed} ns");
+        let interrupts = device.interrupts(0);
+        assert!(interrupts * 4 <= REQUESTS, "{interface:?}: {interrupts} interrupts for {REQUESTS} completions");
+        assert!(interrupts >= REQUESTS / IN_FLIGHT, "{interface:?}: {interrupts}: every sleep was woken");
+    }
 }

@@ -122,8 +122,8 @@ fn ring_indices_wrap_around_u16() {
 }
 
 #[test]
-fn the_device_is_only_notified_when_it_wants_to_be() {
-    let mut rig = BlockRig::new(Interface::Modern, BlockModel::new(8), 16);
+fn without_event_idx_the_device_is_only_notified_when_it_wants_to_be() {
+    let mut rig = BlockRig::without_event_idx(Interface::Modern, BlockModel::new(8), 16);
     let p = rig.platform;
     let first = Request::flush(p);
     rig.run(&first);

@@ -75,6 +75,11 @@ impl RingLayout {
         self.avail + RING_HEADER + AVAIL_ENTRY * usize::from(ring_index & self.index_mask)
     }
 
+    /// The avail ring's trailer: the used index the driver wants an interrupt after (EVENT_IDX).
+    pub(crate) fn used_event(&self) -> usize {
+        self.avail_entry(self.index_mask) + AVAIL_ENTRY
+    }
+
     pub(crate) fn used_flags(&self) -> usize {
         self.used
     }
@@ -86,6 +91,12 @@ impl RingLayout {
     /// The used ring element (id u32, then len u32) that `ring_index` lands on.
     pub(crate) fn used_entry(&self, ring_index: u16) -> usize {
         self.used + RING_HEADER + USED_ENTRY * usize::from(ring_index & self.index_mask)
+    }
+
+    /// The used ring's trailer: the available index the device wants a notification after
+    /// (EVENT_IDX).
+    pub(crate) fn avail_event(&self) -> usize {
+        self.used_entry(self.index_mask) + USED_ENTRY
     }
 }
 
@@ -109,6 +120,7 @@ mod tests {
         assert_eq!(layout.addresses(0x4000_0000), QueueAddresses { desc: 0x4000_0000, driver: 0x4000_1000, device: 0x4000_2000 });
         assert_eq!(layout.total(), 0x2000 + 4 + 8 * 256 + 2);
         assert_eq!(layout.align(), 4096);
+        assert_eq!((layout.used_event(), layout.avail_event()), (0x1000 + 4 + 512, 0x2000 + 4 + 2048), "where the device looks");
         // Small queues: everything before the used ring fits one page.
         assert_eq!(RingLayout::new(8, true).addresses(0).device, 0x1000);
         for size in (0..16).map(|bit| 1u16 << bit) {
@@ -125,5 +137,7 @@ mod tests {
         assert_eq!(layout.total(), 152 + 4 + 64 + 2);
         assert_eq!(layout.avail_entry(9), 128 + 4 + 2, "indices wrap at the queue size");
         assert_eq!(layout.used_entry(7), 152 + 4 + 56);
+        assert_eq!((layout.used_event(), layout.avail_event()), (128 + 20, 152 + 68), "trailers end each ring");
+        assert_eq!(layout.avail_event() + 2, layout.total());
     }
 }

@@ -5,9 +5,18 @@
 //! runs, so ring memory is only touched with volatile accesses ([`DmaAccess`]), and:
 //! - descriptors and the available ring entry are written before a release fence, and only
 //!   then the available index that publishes them (spec 2.7.13);
-//! - a full fence separates publishing the index from reading the device's NO_NOTIFY flag and
-//!   from the notify register write (a store followed by a load needs a full fence);
+//! - a full fence separates publishing the index from reading the device's NO_NOTIFY flag (or
+//!   avail_event) and from the notify register write (a store followed by a load needs a full
+//!   fence), and likewise writing used_event from re-reading the used index;
 //! - the used index is read first, then an acquire fence, then the used element it covers.
+//!
+//! # Notification suppression
+//! With VIRTIO_F_EVENT_IDX negotiated (the core takes it whenever offered), the driver notifies
+//! only when its new available index passes the device's avail_event, and asks for an interrupt
+//! only at the next used buffer after the ones it has consumed: [`VirtQueue::pop_used`], on
+//! finding the ring empty, sets used_event to the last used index it consumed and looks again,
+//! so a buffer used before the device saw the request is found now rather than lost. Between
+//! an interrupt and the next empty ring, the device completes without interrupting.
 //!
 //! These are `core::sync::atomic::fence`s. On aarch64 they compile to `dmb ish` (release, full)
 //! and `dmb ishld` (acquire): enough for a DMA master that is cache-coherent in the inner
@@ -15,6 +24,7 @@
 //! device would need `dmb osh`/`dsb`, which belongs in a platform barrier hook.
 
 mod chains;
+mod event_idx;
 mod layout;
 
 use core::sync::atomic::{fence, Ordering};
@@ -23,8 +33,10 @@ use registry::wait::TimedOut;
 use registry::{DmaBuffer, Platform};
 
 use crate::dma::DmaAccess;
-use crate::{fail_device, Interrupt, Transport, VirtioError};
+use crate::features::RING_EVENT_IDX;
+use crate::{fail_device, Interrupt, Negotiated, Transport, VirtioError};
 use chains::Chains;
+pub(crate) use event_idx::need_event;
 pub(crate) use layout::{legacy_addresses, LEGACY_ALIGN};
 use layout::RingLayout;
 
@@ -80,16 +92,22 @@ pub struct VirtQueue {
     notified_avail_idx: u16,
     /// The next used ring entry to consume (free-running).
     last_used_idx: u16,
+    /// VIRTIO_F_EVENT_IDX was negotiated: used_event and avail_event replace the ring flags.
+    event_idx: bool,
+    /// The used_event last written (the zeroed ring starts with 0).
+    used_event: u16,
     /// The first device error seen: the queue refuses all further work with it.
     broken: Option<VirtioError>,
 }
 
 impl VirtQueue {
     /// Allocates queue `index` with up to `wanted_size` entries (fewer if the device allows
-    /// fewer, rounded down to a power of two) and gives it to the device.
+    /// fewer, rounded down to a power of two) and gives it to the device; `negotiated` (from
+    /// [`init_device`](crate::init_device)) says how notifications are suppressed.
     pub fn new(
         transport: &mut dyn Transport,
         platform: &'static dyn Platform,
+        negotiated: &Negotiated,
         index: u16,
         wanted_size: u16,
     ) -> Result<Self, VirtioError> {
@@ -107,6 +125,8 @@ impl VirtQueue {
             avail_idx: 0,
             notified_avail_idx: 0,
             last_used_idx: 0,
+            event_idx: negotiated.has(RING_EVENT_IDX),
+            used_event: 0,
             broken: None,
         })
     }
@@ -164,18 +184,26 @@ impl VirtQueue {
         self.ring.write_volatile(at + 14, next.unwrap_or(0));
     }
 
-    /// Notifies the device of the chains added since the last call, unless it asked not to be
-    /// notified (VIRTQ_USED_F_NO_NOTIFY: it is polling) or there is nothing new.
+    /// Notifies the device of the chains added since the last call, unless there is nothing new
+    /// or the device asked not to be notified: with EVENT_IDX, when the chains added do not pass
+    /// its avail_event; without, when it set VIRTQ_USED_F_NO_NOTIFY (it is polling).
+    ///
+    /// Any avail_event is safe: a device that asks for too few notifications only delays its
+    /// own work, which the driver's bounded waits turn into a timeout.
     pub fn notify(&mut self, transport: &dyn Transport) -> Result<(), VirtioError> {
         if self.avail_idx == self.notified_avail_idx {
             return Ok(());
         }
-        self.notified_avail_idx = self.avail_idx;
-        // The published index must be visible before the device's flag is read (else both sides
-        // may decide the other will act) and before the doorbell write.
+        let old = core::mem::replace(&mut self.notified_avail_idx, self.avail_idx);
+        // The published index must be visible before the device's request is read (else both
+        // sides may decide the other will act) and before the doorbell write.
         fence(Ordering::SeqCst);
-        let flags: u16 = self.ring.read_volatile(self.layout.used_flags());
-        if flags & USED_F_NO_NOTIFY != 0 {
+        let wanted = if self.event_idx {
+            need_event(self.ring.read_volatile(self.layout.avail_event()), self.avail_idx, old)
+        } else {
+            self.ring.read_volatile::<u16>(self.layout.used_flags()) & USED_F_NO_NOTIFY == 0
+        };
+        if !wanted {
             return Ok(());
         }
         transport.queue_notify(self.index)
@@ -187,11 +215,17 @@ impl VirtQueue {
     /// in flight, the id must be the head of one of them, the length must fit its writable
     /// buffers. A violation is returned as an error, now and on every later call (the queue is
     /// broken; the driver should [`fail_device`] and reset), and no descriptor is freed by it.
+    ///
+    /// `None` also asks the device (with EVENT_IDX) to interrupt at its next used buffer: call
+    /// this until `None` before sleeping on the interrupt.
     pub fn pop_used(&mut self) -> Option<Result<Used, VirtioError>> {
         if let Err(error) = self.check_working() {
             return Some(Err(error));
         }
-        let used_idx: u16 = self.ring.read_volatile(self.layout.used_idx());
+        let mut used_idx: u16 = self.ring.read_volatile(self.layout.used_idx());
+        if used_idx == self.last_used_idx && self.event_idx && self.used_event != self.last_used_idx {
+            used_idx = self.request_interrupt();
+        }
         let moved = used_idx.wrapping_sub(self.last_used_idx);
         if moved == 0 {
             return None;
@@ -201,6 +235,18 @@ impl VirtQueue {
             self.broken = Some(error.clone());
         }
         Some(used)
+    }
+
+    /// Sets used_event to the last used index consumed, so the device interrupts when it uses
+    /// the next buffer, and returns the used index read after that: a buffer used before the
+    /// device could see the new used_event brings no interrupt, so it must be found here.
+    fn request_interrupt(&mut self) -> u16 {
+        self.used_event = self.last_used_idx;
+        self.ring.write_volatile(self.layout.used_event(), self.used_event);
+        // The device must see used_event before the used index is read again (a store then a
+        // load), or a buffer it uses in between is neither seen nor interrupted for.
+        fence(Ordering::SeqCst);
+        self.ring.read_volatile(self.layout.used_idx())
     }
 
     fn take_used(&mut self, moved: u16) -> Result<Used, VirtioError> {

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use super::platform::SimPlatform;
 use super::ring::{Chain, DeviceQueue};
 use super::DeviceModel;
-use crate::features::VERSION_1;
+use crate::features::{RING_EVENT_IDX, VERSION_1};
 use crate::queue::{legacy_addresses, LEGACY_ALIGN};
 use crate::status::{DRIVER, DRIVER_OK, FEATURES_OK};
 use crate::{QueueAddresses, VirtioError};
@@ -106,7 +106,8 @@ impl DeviceState {
         DeviceState {
             platform,
             interface,
-            offered: model.features() | version_1,
+            // As QEMU's devices do, on both interfaces.
+            offered: model.features() | version_1 | RING_EVENT_IDX,
             driver_features: 0,
             status: 0,
             status_writes: Vec::new(),
@@ -215,10 +216,19 @@ impl DeviceState {
         self.poll(index);
     }
 
-    /// Fetches what the driver made available (as after a notification, or when polling).
+    fn event_idx(&self) -> bool {
+        self.driver_features & RING_EVENT_IDX != 0
+    }
+
+    /// Fetches what the driver made available (as after a notification, or when polling), and
+    /// asks to be notified of anything newer.
     pub(crate) fn poll(&mut self, index: u16) {
-        let platform = self.platform;
-        self.queue_mut(index).fetch_available(platform);
+        let (platform, event_idx) = (self.platform, self.event_idx());
+        let queue = self.queue_mut(index);
+        queue.fetch_available(platform);
+        if event_idx {
+            queue.request_notification(platform);
+        }
         if let Some(latency) = self.latency_ns {
             self.due_at.get_or_insert(platform.time().saturating_add(latency));
         } else if self.auto_complete {
@@ -269,7 +279,7 @@ impl DeviceState {
             self.platform.write(bus, bytes);
         }
 
-        let (platform, misbehaviour) = (self.platform, self.misbehaviour);
+        let (platform, misbehaviour, event_idx) = (self.platform, self.misbehaviour, self.event_idx());
         let queue = self.queue_mut(index);
         let size = queue.enabled.map_or(0, |(size, _)| size);
         let (id, len) = match misbehaviour {
@@ -284,7 +294,9 @@ impl DeviceState {
             Some(Misbehaviour::UsedIndexJump) => queue.advance_used(platform, size + 1),
             _ => {}
         }
-        self.interrupt_status |= INTERRUPT_USED_BUFFER;
+        if queue.interrupt_due(platform, event_idx) {
+            self.interrupt_status |= INTERRUPT_USED_BUFFER;
+        }
     }
 
     /// The bytes of `buffers`, concatenated.

@@ -48,6 +48,11 @@ impl SimDevice {
         self.state.lock().misbehaviour = Some(misbehaviour);
     }
 
+    /// The feature bits offered (all 64).
+    pub fn offered_features(&self) -> u64 {
+        self.state.lock().offered
+    }
+
     /// Replaces the offered feature bits (all 64, VERSION_1 included or not).
     pub fn set_offered_features(&self, features: u64) {
         self.state.lock().offered = features;
@@ -73,6 +78,15 @@ impl SimDevice {
         let mut state = self.state.lock();
         let platform = state.platform;
         state.queue_mut(queue).set_used_flags(platform, if no_notify { USED_F_NO_NOTIFY } else { 0 });
+    }
+
+    /// Sets avail_event (EVENT_IDX) in the queue's used ring, as a device busy with the chains up
+    /// to `avail_event` does: the driver notifies again only once it makes more available. The
+    /// device's next fetch asks for notifications again.
+    pub fn set_avail_event(&self, queue: u16, avail_event: u16) {
+        let mut state = self.state.lock();
+        let platform = state.platform;
+        state.queue_mut(queue).set_avail_event(platform, avail_event);
     }
 
     /// Fetches (and, with auto-complete, serves) what is available without a notification, as a
@@ -103,6 +117,12 @@ impl SimDevice {
 
     pub fn notifications(&self, queue: u16) -> usize {
         self.state.lock().queue_mut(queue).notifications
+    }
+
+    /// Used-buffer interrupts the device raised for `queue` (with EVENT_IDX, only those the
+    /// driver's used_event asked for).
+    pub fn interrupts(&self, queue: u16) -> usize {
+        self.state.lock().queue_mut(queue).interrupts
     }
 
     /// Changes the device-specific config as the device would: new generation, config interrupt.

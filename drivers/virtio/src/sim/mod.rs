@@ -24,7 +24,7 @@
 //! let device = SimDevice::new(platform, Interface::Modern, BlockModel::new(64));
 //! let mut transport = device.transport();
 //! let negotiated = virtio::init_device(&mut transport, 0, platform)?;
-//! let queue = virtio::VirtQueue::new(&mut transport, platform, 0, 128)?;
+//! let queue = virtio::VirtQueue::new(&mut transport, platform, &negotiated, 0, 128)?;
 //! virtio::finish_init(&mut transport)?;
 //! assert!(!negotiated.is_legacy());
 //! assert_eq!((queue.size(), device.status()), (128, 0x0f));

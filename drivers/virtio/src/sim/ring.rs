@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{fence, Ordering};
 
 use super::platform::SimPlatform;
+use crate::queue::need_event;
 use crate::QueueAddresses;
 
 const DESC_F_NEXT: u16 = 1;
@@ -38,14 +39,27 @@ pub(crate) struct DeviceQueue {
     pub(crate) enabled: Option<(u16, QueueAddresses)>,
     last_avail: u16,
     used_idx: u16,
+    /// The used index when the device last decided whether to interrupt.
+    signalled_used: u16,
     /// Chains fetched and not completed yet.
     pub(crate) pending: VecDeque<Chain>,
     pub(crate) notifications: usize,
+    /// Used-buffer interrupts raised.
+    pub(crate) interrupts: usize,
 }
 
 impl DeviceQueue {
     pub(crate) fn new(max_size: u16) -> Self {
-        DeviceQueue { max_size, enabled: None, last_avail: 0, used_idx: 0, pending: VecDeque::new(), notifications: 0 }
+        DeviceQueue {
+            max_size,
+            enabled: None,
+            last_avail: 0,
+            used_idx: 0,
+            signalled_used: 0,
+            pending: VecDeque::new(),
+            notifications: 0,
+            interrupts: 0,
+        }
     }
 
     pub(crate) fn reset(&mut self) {
@@ -90,6 +104,32 @@ impl DeviceQueue {
         fence(Ordering::Release);
         self.used_idx = self.used_idx.wrapping_add(count);
         memory.write(rings.device + 2, &self.used_idx.to_le_bytes());
+    }
+
+    /// Whether the buffers used since the last call earn the driver an interrupt (counted):
+    /// always without EVENT_IDX (the core never sets VIRTQ_AVAIL_F_NO_INTERRUPT), else only
+    /// when the used index passed the driver's used_event (spec 2.7.10).
+    pub(crate) fn interrupt_due(&mut self, memory: &SimPlatform, event_idx: bool) -> bool {
+        let (size, rings) = self.rings();
+        let old = core::mem::replace(&mut self.signalled_used, self.used_idx);
+        // The new used index must be visible before used_event is read: the driver's mirror.
+        fence(Ordering::SeqCst);
+        let used_event = memory.read_u16(rings.driver + 4 + 2 * u64::from(size));
+        let due = !event_idx || need_event(used_event, self.used_idx, old);
+        self.interrupts += usize::from(due);
+        due
+    }
+
+    /// Writes avail_event (EVENT_IDX): the driver notifies once its available index passes it.
+    pub(crate) fn set_avail_event(&self, memory: &SimPlatform, avail_event: u16) {
+        let (size, rings) = self.rings();
+        memory.write(rings.device + 4 + 8 * u64::from(size), &avail_event.to_le_bytes());
+    }
+
+    /// Asks for a notification at the next chain made available (EVENT_IDX), as an idle device
+    /// does once it has fetched everything.
+    pub(crate) fn request_notification(&self, memory: &SimPlatform) {
+        self.set_avail_event(memory, self.last_avail);
     }
 
     pub(crate) fn set_used_flags(&self, memory: &SimPlatform, flags: u16) {

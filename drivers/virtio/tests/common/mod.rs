@@ -7,6 +7,7 @@ pub mod test_blk;
 use registry::DmaBuffer;
 use virtio::dma::DmaAccess;
 use virtio::sim::{BlockModel, Interface, SimDevice, SimPlatform, SimTransport};
+use virtio::features::RING_EVENT_IDX;
 use virtio::{Buffer, Interrupt, Negotiated, VirtQueue};
 
 pub const SECTOR: usize = 512;
@@ -30,10 +31,21 @@ pub struct BlockRig {
 impl BlockRig {
     pub fn new(interface: Interface, model: BlockModel, queue_size: u16) -> Self {
         let platform = SimPlatform::leaked();
+        Self::on(platform, SimDevice::new(platform, interface, model), queue_size)
+    }
+
+    /// The same over a device that does not offer EVENT_IDX, so the ring flags apply.
+    pub fn without_event_idx(interface: Interface, model: BlockModel, queue_size: u16) -> Self {
+        let platform = SimPlatform::leaked();
         let device = SimDevice::new(platform, interface, model);
+        device.set_offered_features(device.offered_features() & !RING_EVENT_IDX);
+        Self::on(platform, device, queue_size)
+    }
+
+    fn on(platform: &'static SimPlatform, device: SimDevice, queue_size: u16) -> Self {
         let mut transport = device.transport();
         let negotiated = virtio::init_device(&mut transport, F_FLUSH, platform).expect("init");
-        let queue = VirtQueue::new(&mut transport, platform, 0, queue_size).expect("queue");
+        let queue = VirtQueue::new(&mut transport, platform, &negotiated, 0, queue_size).expect("queue");
         virtio::finish_init(&mut transport).expect("DRIVER_OK");
         BlockRig { platform, device, transport, queue, negotiated }
     }

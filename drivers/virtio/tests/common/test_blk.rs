@@ -30,7 +30,7 @@ fn probe(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
     let device = ctx.take_bus_data::<VirtioDevice>().ok_or_else(|| ProbeError::failed("no VirtioDevice"))?;
     let mut transport = device.transport;
     let negotiated = virtio::init_device(transport.as_mut(), F_FLUSH, ctx.platform).map_err(ProbeError::failed)?;
-    let queue = VirtQueue::new(transport.as_mut(), ctx.platform, 0, QUEUE_SIZE).map_err(|error| {
+    let queue = VirtQueue::new(transport.as_mut(), ctx.platform, &negotiated, 0, QUEUE_SIZE).map_err(|error| {
         virtio::fail_device(transport.as_mut());
         ProbeError::failed(error)
     })?;
