@@ -16,7 +16,7 @@ use registry::{Irq, IrqError, IrqHandler, IrqStats};
 use registry::{MmioRegion, Platform, PlatformError};
 
 use crate::arch;
-pub use interrupts::dispatch as dispatch_interrupt;
+pub use interrupts::{dispatch as dispatch_interrupt, polled};
 
 pub struct KernelPlatform;
 

@@ -11,6 +11,8 @@
 //! INTx): each is asked, and says whether its device had something. A line that keeps firing
 //! with nobody claiming it (a device without a driver holding a level line up, a wedged one)
 //! is masked rather than left to starve the kernel; so is one that fires without any handler.
+//!
+//! [`polled`] runs code as on a kernel without interrupts, for the benchmarks' polling mode.
 
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
@@ -30,6 +32,9 @@ static LINES: Mutex<BTreeMap<u32, Line>> = Mutex::new(BTreeMap::new());
 
 /// Set by every interrupt dispatched; cleared when an idle wait returns (see [`idle_until`]).
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Set while [`polled`] runs: idle waits return at once instead of sleeping.
+static POLLING: AtomicBool = AtomicBool::new(false);
 
 /// The last line masked from the interrupt path (plus one; 0: none), reported from the thread.
 static MASKED: AtomicU32 = AtomicU32::new(0);
@@ -112,7 +117,7 @@ fn mask(intid: u32) {
 /// that came after the check is not slept through, whether it was taken before the CPU masked
 /// interrupts here (the flag) or after (`wfi` wakes on it).
 pub fn idle_until(deadline_ns: u64) {
-    if !cpu::started() {
+    if !cpu::started() || POLLING.load(Ordering::Relaxed) {
         core::hint::spin_loop();
         return;
     }
@@ -124,6 +129,19 @@ pub fn idle_until(deadline_ns: u64) {
     // What woke the CPU has been taken as the mask lifted: the caller's next check sees it.
     INTERRUPTED.store(false, Ordering::Relaxed);
     report_masked();
+}
+
+/// Runs `f` as a kernel without interrupts would: the CPU takes none (they stay pending and are
+/// taken, hence acknowledged, when `f` returns) and idle waits return at once, so every
+/// driver's wait polls its device through the very code that sleeps otherwise. Lines stay
+/// hooked and enabled: nothing about the drivers changes but how their waits pass the time.
+pub fn polled<R>(f: impl FnOnce() -> R) -> R {
+    cpu::without(|| {
+        POLLING.store(true, Ordering::Relaxed);
+        let result = f();
+        POLLING.store(false, Ordering::Relaxed);
+        result
+    })
 }
 
 /// Logs a line the interrupt path masked (it cannot print: the console may be held).

@@ -3,8 +3,11 @@
 //!
 //! The workloads are generic (`disk::QueuedDisk`, any `smoltcp::phy::Device`), so the
 //! virtio-drivers peer (`peer`, feature `virtio-drivers-peer`) runs exactly the same code.
-//! Completions are polled, as the drivers have no interrupts yet; the workloads only use the
-//! drivers' submit / poll calls, so an interrupt-driven mode changes nothing here.
+//!
+//! Two modes, the same workload code: by default our drivers wait as the kernel always has
+//! them wait, asleep until their device's interrupt (the disk in `BlockDevice::wait`, the NIC's
+//! loop in `VirtioNet::idle_until`); `bench poll ...` runs it in `platform::polled`, where the
+//! CPU takes no interrupts and those same waits spin, as on a kernel without interrupts.
 
 pub(crate) mod disk;
 pub(crate) mod tcp;
@@ -14,22 +17,33 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use registry::Registry;
-use virtio_blk::{BlockDevice, Request, SectorBuffer, Token};
+use virtio_blk::{BlockDevice, Completion, Request, SectorBuffer, Token};
 use virtio_net::VirtioNet;
 
 use super::{shell_command, Command};
 use disk::{Op, QueuedDisk, Volume};
 
-const USAGE: &str = "usage: bench blk DISK SEQ_MIB RANDOM_REQUESTS FLUSHES | bench net sink PORT | bench net source PORT BYTES | bench net echo PORT";
+const USAGE: &str = "usage: bench [poll] blk DISK SEQ_MIB RANDOM_REQUESTS FLUSHES | bench [poll] net sink PORT | bench [poll] net source PORT BYTES | bench [poll] net echo PORT";
 
 shell_command!(BENCH = Command {
     name: "bench",
-    usage: "bench blk|net ...    benchmarks of our drivers for cargo xtask bench (BENCH lines)",
+    usage: "bench [poll] blk|net ...  benchmarks of our drivers for cargo xtask bench (BENCH lines)",
     run: bench,
 });
 
 fn bench(registry: &mut Registry, args: &[&str]) {
     let outcome = match args {
+        ["poll", rest @ ..] => crate::platform::polled(|| workload(registry, rest)),
+        _ => workload(registry, args),
+    };
+    match outcome {
+        Ok(()) => println!("bench: done"),
+        Err(error) => println!("bench: failed: {error}"),
+    }
+}
+
+fn workload(registry: &mut Registry, args: &[&str]) -> Result<(), String> {
+    match args {
         ["blk", disk, rest @ ..] => match volume(rest) {
             Some(volume) => blk(registry, disk, &volume),
             None => Err(String::from(USAGE)),
@@ -39,15 +53,11 @@ fn bench(registry: &mut Registry, args: &[&str]) {
             (Some(_), None) => Err(String::from("no virtio-net device is bound")),
             (Some((role, prefix)), Some((_, nic))) => {
                 let mac = nic.mac().0;
-                let outcome = tcp::run(nic, mac, role, prefix);
+                let outcome = tcp::run(nic, mac, role, prefix, VirtioNet::idle_until);
                 outcome.map_err(|e| nic.error().map_or(e, |nic_error| format!("NIC failed: {nic_error}")))
             }
         },
         _ => Err(String::from(USAGE)),
-    };
-    match outcome {
-        Ok(()) => println!("bench: done"),
-        Err(error) => println!("bench: failed: {error}"),
     }
 }
 
@@ -160,16 +170,31 @@ impl QueuedDisk for OurDisk<'_> {
     }
 
     fn poll(&mut self) -> Result<Option<usize>, String> {
-        let Some(done) = self.disk.poll() else { return Ok(None) };
+        let done = self.disk.poll();
+        self.finished(done)
+    }
+
+    /// Asleep until the disk's interrupt (spinning in `bench poll`), up to the driver's
+    /// completion timeout, after which the disk has failed.
+    fn wait(&mut self) -> Result<Option<usize>, String> {
+        let done = self.disk.wait();
+        self.finished(done)
+    }
+
+    fn flush(&mut self) -> Result<(), String> {
+        self.disk.flush().map_err(|e| format!("{e}"))
+    }
+}
+
+impl OurDisk<'_> {
+    /// Gives a finished request's buffer back to its slot; the slot, or the request's error.
+    fn finished(&mut self, done: Option<Completion>) -> Result<Option<usize>, String> {
+        let Some(done) = done else { return Ok(None) };
         // Only this run's requests are in flight (prepare checks), so the token is ours.
         let at = self.in_flight.iter().position(|(token, _)| *token == done.token).ok_or("a completion for a request not submitted")?;
         let (_, slot) = self.in_flight.swap_remove(at);
         self.buffers[slot] = done.request.into_buffer();
         done.result.map_err(|e| format!("{e}"))?;
         Ok(Some(slot))
-    }
-
-    fn flush(&mut self) -> Result<(), String> {
-        self.disk.flush().map_err(|e| format!("{e}"))
     }
 }

@@ -1,6 +1,7 @@
 //! Our drivers and the virtio-drivers peer, measured in the test kernel: one boot per transport
-//! with a bench disk and a NIC on it; `bench` runs the workloads on our drivers, then `peer`
-//! takes the same devices over and runs them on virtio-drivers (virtio-mmio only).
+//! with a bench disk and a NIC on it; `bench` runs the workloads on our drivers completing by
+//! interrupt, `bench poll` the same with the kernel polling, then `peer` takes the same devices
+//! over and runs them on virtio-drivers (virtio-mmio only).
 
 use std::path::Path;
 use std::time::Duration;
@@ -87,7 +88,7 @@ fn one_boot(board: &Board, image: &Path, disk: &Path, transport: Transport, volu
     let ports = Ports { sink, echo };
     boot_and_drive(board, image, &options, &format!("bench-{}", transport.label()), |session| {
         // The peer goes last: it takes the devices over for good.
-        let subjects: &[&Subject] = if transport.is_mmio() { &[&OURS, &PEER] } else { &[&OURS] };
+        let subjects: &[&Subject] = if transport.is_mmio() { &[&OURS, &OURS_POLLED, &PEER] } else { &[&OURS, &OURS_POLLED] };
         for subject in subjects {
             for run in 0..volumes.runs {
                 eprintln!("xtask: bench: [{}] {}, run {} of {}", transport.label(), subject.name, run + 1, volumes.runs);
@@ -103,22 +104,24 @@ struct Ports {
     echo: u16,
 }
 
-/// A driver under measurement: its shell command, the prefix of its `BENCH` lines, its column.
+/// A driver under measurement: its shell command, the disk argument of its `blk` workload, the
+/// prefix of its `BENCH` lines, its column.
 struct Subject {
     name: &'static str,
     command: &'static str,
+    disk: &'static str,
     prefix: &'static str,
     system: System,
 }
 
-const OURS: Subject = Subject { name: "ours", command: "bench", prefix: "", system: System::Ours };
-const PEER: Subject = Subject { name: "virtio-drivers", command: "peer", prefix: "peer.", system: System::VirtioDrivers };
+const OURS: Subject = Subject { name: "ours (irq)", command: "bench", disk: " 0", prefix: "", system: System::Ours };
+const OURS_POLLED: Subject = Subject { name: "ours (poll)", command: "bench poll", disk: " 0", prefix: "", system: System::OursPolled };
+/// `peer` takes the disk on a virtio-mmio slot: it names none.
+const PEER: Subject = Subject { name: "virtio-drivers", command: "peer", disk: "", prefix: "peer.", system: System::VirtioDrivers };
 
 /// One run of every workload through the subject's shell command.
 fn suite(session: &mut Session, subject: &Subject, transport: &str, volumes: &Volumes, ports: &Ports, results: &mut Results) -> XtaskResult {
-    let Subject { command, prefix, system, .. } = *subject;
-    // `bench` names the disk; `peer` takes the one on a virtio-mmio slot.
-    let disk = if command == "bench" { " 0" } else { "" };
+    let Subject { command, disk, prefix, system, .. } = *subject;
     let blk = format!("{command} blk{disk} {} {} {}", volumes.sequential_mib, volumes.random_requests, volumes.flushes);
     let figures = run(session, &blk)?;
     if lines::add_blk(results, &figures, &format!("{prefix}blk"), system, transport) != lines::BLK_METRICS.len() {

@@ -38,6 +38,12 @@ pub trait QueuedDisk {
     fn start(&mut self, slot: usize, op: Op, sector: u64) -> Result<(), String>;
     /// The slot of a finished request, if one has finished; never waits.
     fn poll(&mut self) -> Result<Option<usize>, String>;
+    /// Like `poll`, but with requests in flight, waits for one to finish, the way the driver
+    /// waits (asleep until an interrupt, for ours). A driver without a wait of its own
+    /// returns at once: its caller polls again.
+    fn wait(&mut self) -> Result<Option<usize>, String> {
+        Ok(None)
+    }
     /// Makes completed writes durable; waits for it.
     fn flush(&mut self) -> Result<(), String>;
 }
@@ -119,8 +125,12 @@ fn run(disk: &mut dyn QueuedDisk, op: Op, shape: &Shape, requests: u64, span: Op
             disk.start(slot, op, place * request_sectors)?;
             started += 1;
         }
+        let done = match disk.poll()? {
+            Some(slot) => Some(slot),
+            None => disk.wait()?,
+        };
         let now = arch::now_ns();
-        match disk.poll()? {
+        match done {
             Some(slot) => {
                 free.push(slot);
                 finished += 1;

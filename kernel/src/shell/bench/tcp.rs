@@ -42,8 +42,9 @@ pub enum Role {
 }
 
 /// Runs `role` on `device` (whose MAC is `mac`) and prints what it moved as `BENCH` lines
-/// under `prefix`.
-pub fn run<D: Device>(device: &mut D, mac: [u8; 6], role: Role, prefix: &str) -> Result<(), String> {
+/// under `prefix`. When a round moves nothing, the loop calls `idle(device, deadline_ns)`, which
+/// may sleep until the device has something or the deadline (smoltcp's next timer) passes.
+pub fn run<D: Device>(device: &mut D, mac: [u8; 6], role: Role, prefix: &str, idle: impl Fn(&D, u64)) -> Result<(), String> {
     let mut net = Net::new(device, mac);
     let socket = tcp::Socket::new(tcp::SocketBuffer::new(vec![0; SOCKET_BUFFER]), tcp::SocketBuffer::new(vec![0; SOCKET_BUFFER]));
     let handle = net.sockets.add(socket);
@@ -61,9 +62,9 @@ pub fn run<D: Device>(device: &mut D, mac: [u8; 6], role: Role, prefix: &str) ->
     }
     let started = arch::now_ns();
     let moved = match role {
-        Role::Sink(_) => net.drive(device, handle, 0, false)?,
-        Role::Source(_, bytes) => net.drive(device, handle, bytes, false)?,
-        Role::Echo(_) => net.drive(device, handle, 0, true)?,
+        Role::Sink(_) => net.drive(device, &idle, handle, 0, false)?,
+        Role::Source(_, bytes) => net.drive(device, &idle, handle, bytes, false)?,
+        Role::Echo(_) => net.drive(device, &idle, handle, 0, true)?,
     };
     let ns = arch::now_ns() - started;
     report(&format!("{prefix}.bytes"), moved as f64, "B");
@@ -97,7 +98,7 @@ impl Net {
     /// Polls until the connection is over: sends `to_send` zero bytes then closes, reads (and
     /// with `echo` sends back) everything that arrives, closes once the peer has. Returns the
     /// bytes received (sent, for a pure source).
-    fn drive<D: Device>(&mut self, device: &mut D, handle: SocketHandle, to_send: usize, echo: bool) -> Result<usize, String> {
+    fn drive<D: Device>(&mut self, device: &mut D, idle: &impl Fn(&D, u64), handle: SocketHandle, to_send: usize, echo: bool) -> Result<usize, String> {
         let (start, mut last_progress) = (arch::now_ns(), arch::now_ns());
         let (zeros, mut chunk) = (vec![0u8; SOCKET_BUFFER], vec![0u8; SOCKET_BUFFER]);
         let (mut sent, mut received, mut connected) = (0usize, 0usize, false);
@@ -138,6 +139,11 @@ impl Net {
             let limit = if connected { STALL_TIMEOUT_NS } else { ACCEPT_TIMEOUT_NS };
             if time - last_progress > limit || time - start > RUN_LIMIT_NS {
                 return Err(format!("stalled after {sent} bytes sent, {received} received"));
+            }
+            if moved == 0 {
+                let timers = self.iface.poll_delay(now(), &self.sockets).map_or(u64::MAX, |delay| delay.total_micros() * 1000);
+                let deadline = time.saturating_add(timers).min(last_progress + limit).min(start + RUN_LIMIT_NS);
+                idle(device, deadline);
             }
         }
     }
