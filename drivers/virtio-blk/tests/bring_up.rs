@@ -4,7 +4,8 @@
 
 mod common;
 
-use common::{bring_up, OneDisk, Rig, INTERFACES};
+use common::{bring_up, Rig, INTERFACES};
+use virtio::sim::SimBus;
 use registry::DeviceState;
 use virtio::features::RING_EVENT_IDX;
 use virtio::sim::{BlockModel, Interface, SimDevice, SimPlatform};
@@ -20,7 +21,7 @@ fn the_registry_binds_the_disk_and_lsdev_shows_it() {
     for (interface, status) in [(Interface::Modern, 0x0f), (Interface::Legacy, 0x07)] {
         let platform = SimPlatform::leaked();
         let device = SimDevice::new(platform, interface, BlockModel::new(2048));
-        let mut registry = registry::probe_all(platform, &[&OneDisk(device.clone())]);
+        let mut registry = registry::probe_all(platform, &[&SimBus(vec![device.clone()])]);
         let node = registry.find_by_path("/virtio-blk").unwrap();
         assert_eq!(node.state, DeviceState::Bound);
         assert_eq!(node.driver.map(|d| d.name), Some("virtio-blk"));
@@ -98,7 +99,7 @@ fn a_queue_too_small_for_a_request_fails_the_probe_with_the_reason() {
     let platform = SimPlatform::leaked();
     let device = SimDevice::new(platform, Interface::Modern, BlockModel::new(8));
     device.set_queue_max(0, 2);
-    let registry = registry::probe_all(platform, &[&OneDisk(device.clone())]);
+    let registry = registry::probe_all(platform, &[&SimBus(vec![device.clone()])]);
     let reason = "request queue of 2 entries cannot hold header, data and status";
     assert_eq!(registry.find_by_path("/virtio-blk").unwrap().state, DeviceState::Failed(reason.into()));
     assert_ne!(device.status() & FAILED, 0);

@@ -4,7 +4,8 @@
 
 mod common;
 
-use common::{patterned, OneDisk};
+use common::patterned;
+use virtio::sim::SimBus;
 use registry::{DeviceState, Platform, Registry};
 use virtio::sim::{BlockModel, Interface, SimDevice, SimPlatform};
 use virtio::status::FAILED;
@@ -18,7 +19,7 @@ fn bind(interface: Interface, sectors: usize) -> (&'static SimPlatform, SimDevic
     let platform = SimPlatform::leaked();
     let device = SimDevice::new(platform, interface, BlockModel::new(sectors));
     device.set_completion_latency(Some(LATENCY_NS));
-    let registry = registry::probe_all(platform, &[&OneDisk(device.clone())]);
+    let registry = registry::probe_all(platform, &[&SimBus(vec![device.clone()])]);
     assert_eq!(registry.find_by_path("/virtio-blk").unwrap().state, DeviceState::Bound);
     (platform, device, registry)
 }

@@ -4,9 +4,9 @@
 mod common;
 
 use common::{Rig, BOTH, HEIGHT, WIDTH};
-use registry::{Bus, BusAddress, BusError, DeviceIds, DeviceSpec, DeviceState, Platform, Registry};
+use registry::{DeviceState, Platform, Registry};
 use virtio::sim::gpu::*;
-use virtio::sim::{Interface, SimDevice, SimPlatform};
+use virtio::sim::{Interface, SimBus, SimDevice, SimPlatform};
 use virtio::status::{DRIVER_OK, FAILED};
 use virtio::{Interrupt, VirtioDevice};
 use virtio_gpu::{DisplayMode, Gpu, GpuError};
@@ -74,42 +74,23 @@ fn nonsense_scanout_counts_are_refused() {
     }
 }
 
-/// Virtio GPUs straight on a bus with their interrupt lines, as a virtio-mmio or virtio-pci
-/// driver would add them.
-struct VirtioGpus(Vec<SimDevice>);
-
-impl Bus for VirtioGpus {
-    fn name(&self) -> &str {
-        "sim"
-    }
-
-    fn enumerate(&self) -> Result<Vec<DeviceSpec>, BusError> {
-        let specs = self.0.iter().enumerate().map(|(index, device)| {
-            let mut spec = DeviceSpec::new(format!("gpu{index}"), BusAddress::Virtio, DeviceIds::Virtio { device_id: 16 });
-            spec.irqs.push(device.irq());
-            spec.bus_data = Some(Box::new(VirtioDevice { transport: Box::new(device.transport()) }));
-            spec
-        });
-        Ok(specs.collect())
-    }
-}
 
 #[test]
 fn the_registry_binds_gpus_and_lsdev_shows_the_display_or_the_failure() {
     let platform = SimPlatform::leaked();
     let good = SimDevice::new(platform, Interface::Modern, GpuModel::new(platform, 1280, 800));
     let bad = SimDevice::new(platform, Interface::Legacy, GpuModel::new(platform, 0, 0));
-    let mut registry = registry::probe_all(platform, &[&VirtioGpus(vec![good, bad.clone()])]);
-    let gpu0 = registry.find_by_path("/gpu0").expect("gpu0");
+    let mut registry = registry::probe_all(platform, &[&SimBus(vec![good, bad.clone()])]);
+    let gpu0 = registry.find_by_path("/virtio-gpu0").expect("gpu0");
     assert_eq!((gpu0.state.clone(), gpu0.driver.map(|d| d.name)), (DeviceState::Bound, Some("virtio-gpu")));
     assert_eq!(gpu0.info, [("display", "1280x800 on scanout 0".to_string())]);
-    let gpu1 = registry.find_by_path("/gpu1").expect("gpu1");
+    let gpu1 = registry.find_by_path("/virtio-gpu1").expect("gpu1");
     assert_eq!(gpu1.state, DeviceState::Failed("scanout 0 reports an unusable size 0x0".into()));
     assert_ne!(bad.status() & FAILED, 0);
     let text = registry::lsdev::text(&registry);
     assert!(text.contains("display: 1280x800 on scanout 0"), "{text}");
     let gpus: Vec<_> = registry.driver_data::<Gpu>().map(|(path, gpu)| (path.to_string(), gpu.mode().width)).collect();
-    assert_eq!(gpus, [("/gpu0".to_string(), 1280)]);
+    assert_eq!(gpus, [("/virtio-gpu0".to_string(), 1280)]);
 }
 
 #[test]
@@ -117,8 +98,8 @@ fn requests_complete_by_interrupt_while_the_driver_sleeps() {
     let platform = SimPlatform::leaked();
     let device = SimDevice::new(platform, Interface::Modern, GpuModel::new(platform, WIDTH, HEIGHT));
     device.set_completion_latency(Some(100_000));
-    let mut registry = registry::probe_all(platform, &[&VirtioGpus(vec![device])]);
-    let handled = |registry: &Registry| registry.find_by_path("/gpu0").unwrap().irq_stats[0].1.handled();
+    let mut registry = registry::probe_all(platform, &[&SimBus(vec![device])]);
+    let handled = |registry: &Registry| registry.find_by_path("/virtio-gpu").unwrap().irq_stats[0].1.handled();
     assert_eq!(handled(&registry), 4, "four bring-up commands, one at a time: one interrupt each");
     let (_, gpu) = registry.driver_data::<Gpu>().next().expect("bound");
     let start = platform.now_ns();

@@ -4,28 +4,13 @@
 mod common;
 
 use common::{frame, Rig, MAC};
-use registry::{Bus, BusAddress, BusError, DeviceIds, DeviceSpec, DeviceState, Platform};
+use registry::{DeviceState, Platform};
 use virtio::sim::net::{NetModel, RX_QUEUE};
-use virtio::sim::{Interface, SimDevice, SimPlatform};
-use virtio::VirtioDevice;
+use virtio::sim::{Interface, SimBus, SimDevice, SimPlatform};
 use virtio_net::VirtioNet;
 
 const DEADLINE_NS: u64 = 5_000_000;
 
-/// One virtio NIC with its interrupt line, as a virtio bus would describe it.
-struct OneNic(SimDevice);
-
-impl Bus for OneNic {
-    fn name(&self) -> &str {
-        "test"
-    }
-    fn enumerate(&self) -> Result<Vec<DeviceSpec>, BusError> {
-        let mut nic = DeviceSpec::new("virtio-net", BusAddress::Virtio, DeviceIds::Virtio { device_id: 1 });
-        nic.irqs.push(self.0.irq());
-        nic.bus_data = Some(Box::new(VirtioDevice { transport: Box::new(self.0.transport()) }));
-        Ok(vec![nic])
-    }
-}
 
 #[test]
 fn the_poll_loop_sleeps_until_a_frame_arrives_or_its_deadline() {
@@ -33,7 +18,7 @@ fn the_poll_loop_sleeps_until_a_frame_arrives_or_its_deadline() {
     let (model, link) = NetModel::new(Interface::Modern, MAC);
     let device = SimDevice::new(platform, Interface::Modern, model);
     device.set_auto_complete(false);
-    let mut registry = registry::probe_all(platform, &[&OneNic(device.clone())]);
+    let mut registry = registry::probe_all(platform, &[&SimBus(vec![device.clone()])]);
     assert_eq!(registry.find_by_path("/virtio-net").unwrap().state, DeviceState::Bound);
     let (_, nic) = registry.driver_data::<VirtioNet>().next().unwrap();
 

@@ -8,9 +8,9 @@ use std::collections::HashMap;
 
 use common::test_blk::Bound;
 use common::{Request, STATUS_OK};
-use registry::{Bus, BusAddress, BusError, DeviceIds, DeviceSpec, DeviceState, Platform, Registry};
-use virtio::sim::{BlockModel, Interface, Misbehaviour, SimDevice, SimPlatform};
-use virtio::{VirtioDevice, VirtioError};
+use registry::{DeviceState, Platform, Registry};
+use virtio::sim::{BlockModel, Interface, Misbehaviour, SimBus, SimDevice, SimPlatform};
+use virtio::VirtioError;
 
 registry::register_driver!(TEST_BLK = common::test_blk::DRIVER);
 
@@ -18,20 +18,6 @@ registry::register_driver!(TEST_BLK = common::test_blk::DRIVER);
 const LATENCY_NS: u64 = 200_000;
 const TIMEOUT_NS: u64 = 50_000_000;
 
-/// One virtio block device with its interrupt line, as a virtio bus would describe it.
-struct OneDisk(SimDevice);
-
-impl Bus for OneDisk {
-    fn name(&self) -> &str {
-        "test"
-    }
-    fn enumerate(&self) -> Result<Vec<DeviceSpec>, BusError> {
-        let mut disk = DeviceSpec::new("virtio-blk", BusAddress::Virtio, DeviceIds::Virtio { device_id: 2 });
-        disk.irqs.push(self.0.irq());
-        disk.bus_data = Some(Box::new(VirtioDevice { transport: Box::new(self.0.transport()) }));
-        Ok(vec![disk])
-    }
-}
 
 /// A disk that completes requests after [`LATENCY_NS`], bound by the test driver, which hooked
 /// its interrupt.
@@ -42,7 +28,7 @@ fn bind(interface: Interface, misbehaviour: Option<Misbehaviour>) -> (&'static S
     if let Some(misbehaviour) = misbehaviour {
         device.misbehave(misbehaviour);
     }
-    let registry = registry::probe_all(platform, &[&OneDisk(device.clone())]);
+    let registry = registry::probe_all(platform, &[&SimBus(vec![device.clone()])]);
     assert_eq!(registry.find_by_path("/virtio-blk").unwrap().state, DeviceState::Bound);
     (platform, device, registry)
 }

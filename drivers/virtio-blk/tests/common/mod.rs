@@ -6,9 +6,9 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use registry::platform::DmaRegion;
-use registry::{Bus, BusAddress, BusError, DeviceIds, DeviceSpec, MmioRegion, Platform, PlatformError};
+use registry::{MmioRegion, Platform, PlatformError};
 use virtio::sim::{BlockDisk, BlockModel, CompletionOrder, Interface, SimDevice, SimPlatform};
-use virtio::{Interrupt, VirtioDevice};
+use virtio::Interrupt;
 use virtio_blk::{pattern, BlockDevice, BlockError, SectorBuffer, SECTOR_SIZE};
 
 pub const INTERFACES: [Interface; 2] = [Interface::Modern, Interface::Legacy];
@@ -70,21 +70,6 @@ pub fn bring_up(
     (platform, device, disk, bound)
 }
 
-/// A bus with one virtio block device on it and the device's interrupt line, as a virtio-mmio
-/// or virtio-pci bridge makes it.
-pub struct OneDisk(pub SimDevice);
-
-impl Bus for OneDisk {
-    fn name(&self) -> &str {
-        "test"
-    }
-    fn enumerate(&self) -> Result<Vec<DeviceSpec>, BusError> {
-        let mut disk = DeviceSpec::new("virtio-blk", BusAddress::Virtio, DeviceIds::Virtio { device_id: 2 });
-        disk.irqs.push(self.0.irq());
-        disk.bus_data = Some(Box::new(VirtioDevice { transport: Box::new(self.0.transport()) }));
-        Ok(vec![disk])
-    }
-}
 
 /// `sectors` sectors of the pattern for `seed`, from sector 0.
 pub fn patterned(sectors: u64, seed: u64) -> Vec<u8> {

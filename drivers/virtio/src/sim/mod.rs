@@ -33,6 +33,7 @@
 //! ```
 
 mod block;
+mod bus;
 mod device;
 pub mod gpu;
 mod handle;
@@ -45,6 +46,7 @@ mod transport;
 use alloc::vec::Vec;
 
 pub use block::{BlockDisk, BlockFault, BlockModel, STATUS_IOERR, STATUS_UNSUPP};
+pub use bus::SimBus;
 pub use device::{CompletionOrder, Interface, Misbehaviour};
 pub use handle::SimDevice;
 pub use platform::{SimPlatform, DEFAULT_DMA_BASE};
