@@ -72,7 +72,7 @@ pub fn ensure_tools() -> XtaskResult {
     }
 
     if !is_root() || !Path::new("/usr/bin/apt-get").exists() {
-        let mut text = String::from("xtask: cannot install these here (needs root and apt-get). Run:\n");
+        let mut text = String::from("cannot install these here (needs root and apt-get). Run:\n");
         if use_backports && !Path::new(BACKPORTS_SOURCES).exists() {
             text.push_str(&format!(
                 "  # add bookworm-backports: copy the bookworm stanza of {DEBIAN_SOURCES} into\n  # {BACKPORTS_SOURCES} with 'Suites: bookworm-backports'\n"
