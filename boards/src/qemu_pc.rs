@@ -17,9 +17,7 @@ pub const BOARD: Board = Board {
         // As on q35: see qemu_q35.rs.
         cpu: "qemu64,pdpe1gb=on",
         memory_mib: 512,
-        // TCG, though /dev/kvm is there: these machines are virtual themselves, and under their
-        // nested KVM the polling I/O path crawls (a 4 MiB disk write: 8.7 s under KVM, 10 ms
-        // under TCG, 2026-11-27). `-- -accel kvm` picks KVM for one run.
+        // TCG, as on q35: see qemu_q35.rs.
         accelerators: &["tcg"],
         virtio_transport: VirtioTransport::Pci,
         kernel_format: KernelFormat::ElfPvh,
