@@ -7,8 +7,9 @@ use alloc::vec::Vec;
 use core::any::Any;
 use core::fmt;
 
-use crate::device::DeviceSpec;
 use crate::irq::{IrqError, IrqHandler, IrqStats};
+use crate::device::{DeviceSpec, Irq};
+use crate::msi::{MsiSource, MsiVector};
 use crate::platform::Platform;
 use crate::tree::DeviceNode;
 
@@ -103,6 +104,8 @@ pub struct ProbeContext<'a> {
     pub(crate) info: Vec<(&'static str, String)>,
     /// Lines requested so far: index into the device's `irqs`, and their counters.
     pub(crate) irq_stats: Vec<(usize, Arc<IrqStats>)>,
+    /// Message-signalled interrupts allocated so far, given back if the probe does not bind.
+    pub(crate) msi: Vec<(MsiSource, Irq)>,
 }
 
 impl<'a> ProbeContext<'a> {
@@ -156,6 +159,17 @@ impl<'a> ProbeContext<'a> {
             }
             Err(error) => Err(ProbeError::failed(error)),
         }
+    }
+
+    /// Allocates `count` message-signalled interrupts for `source` (all or none) through the
+    /// platform; the device keeps them until its driver is removed (or this probe fails). The
+    /// driver programs each message into the device and hands each [`Irq`] to whichever driver
+    /// requests it (its own children's, for a bus driver such as virtio-pci). Errors are
+    /// returned as they are, for the driver to fall back to its line.
+    pub fn alloc_msi(&mut self, source: &MsiSource, count: usize) -> Result<Vec<MsiVector>, IrqError> {
+        let vectors = self.platform.alloc_msi(source, count)?;
+        self.msi.extend(vectors.iter().map(|vector| (source.clone(), vector.irq.clone())));
+        Ok(vectors)
     }
 
     /// Keeps the driver's state with the device; reach it later with

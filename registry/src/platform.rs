@@ -7,6 +7,7 @@ use alloc::sync::Arc;
 
 use crate::device::{Irq, MmioRegion};
 use crate::irq::{IrqError, IrqHandler, IrqStats};
+use crate::msi::{MsiSource, MsiVector};
 
 /// What the registry and drivers need from the kernel they run in.
 ///
@@ -44,6 +45,21 @@ pub trait Platform: Sync {
     /// tells apart the handlers of devices sharing a line (PCI INTx).
     fn free_irq(&self, irq: &Irq, stats: &Arc<IrqStats>) {
         let _ = (irq, stats);
+    }
+
+    /// Allocates `count` message-signalled interrupts for `source` (all or none), each an
+    /// [`Irq`] to [`request_irq`](Platform::request_irq) and the message the device must send
+    /// for it. Platforms without MSI support keep the default, and devices use their line.
+    /// A controller not probed yet is [`IrqError::ControllerNotReady`].
+    fn alloc_msi(&self, source: &MsiSource, count: usize) -> Result<alloc::vec::Vec<MsiVector>, IrqError> {
+        let _ = (source, count);
+        Err(IrqError::Unsupported)
+    }
+
+    /// Gives back an interrupt [`alloc_msi`](Platform::alloc_msi) returned for `source`, once
+    /// its handler is freed and the device can no longer send its message.
+    fn free_msi(&self, source: &MsiSource, irq: &Irq) {
+        let _ = (source, irq);
     }
 
     /// Waits for an interrupt or until `deadline_ns` (on the [`now_ns`](Platform::now_ns)

@@ -124,9 +124,10 @@ fn probe_one(
         children: Vec::new(),
         info: Vec::new(),
         irq_stats: Vec::new(),
+        msi: Vec::new(),
     };
     let result = (driver.probe)(&mut ctx);
-    let ProbeContext { bus_data, driver_data, children, info, irq_stats, .. } = ctx;
+    let ProbeContext { bus_data, driver_data, children, info, irq_stats, msi, .. } = ctx;
 
     let node = registry.get_mut(id)?;
     node.bus_data = bus_data;
@@ -145,6 +146,7 @@ fn probe_one(
         DeviceState::Bound => {
             node.info = info;
             node.irq_stats = irq_stats;
+            node.msi = msi;
             node.driver_data = driver_data;
             let mut added = Vec::new();
             for child in children {
@@ -158,6 +160,9 @@ fn probe_one(
                 if let Some(irq) = node.irqs.get(index) {
                     platform.free_irq(irq, &stats);
                 }
+            }
+            for (source, irq) in &msi {
+                platform.free_msi(source, irq);
             }
             matches!(node.state, DeviceState::Deferred(_)).then_some(ProbeStep::Deferred)
         }

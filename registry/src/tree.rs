@@ -10,6 +10,7 @@ use core::fmt;
 use crate::device::{BusAddress, DeviceIds, DeviceSpec, Irq, MmioRegion};
 use crate::driver::Driver;
 use crate::irq::IrqStats;
+use crate::msi::MsiSource;
 use crate::platform::Platform;
 
 /// Index of a device in its [`Registry`].
@@ -86,6 +87,8 @@ pub struct DeviceNode {
     pub info: Vec<(&'static str, String)>,
     /// The interrupts the driver hooked up: index into `irqs`, and how often each fired.
     pub irq_stats: Vec<(usize, Arc<IrqStats>)>,
+    /// Message-signalled interrupts the driver allocated (for itself or its children).
+    pub msi: Vec<(MsiSource, Irq)>,
     /// Created by its parent's driver (not by bus enumeration): removed with that driver.
     pub added_by_driver: bool,
     pub(crate) bus_data: Option<Box<dyn Any + Send>>,
@@ -116,6 +119,7 @@ impl DeviceNode {
             driver: None,
             info: Vec::new(),
             irq_stats: Vec::new(),
+            msi: Vec::new(),
             added_by_driver: false,
             bus_data: spec.bus_data,
             driver_data: None,
@@ -260,6 +264,12 @@ impl Registry {
         }
         if let (Some(remove), Some(data)) = (driver.and_then(|d| d.remove), data) {
             remove(node, data);
+        }
+        // After the driver's remove, which stopped the device sending them.
+        for (source, irq) in core::mem::take(&mut node.msi) {
+            if let Some(platform) = platform {
+                platform.free_msi(&source, &irq);
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ use registry::{Irq, IrqError, Platform};
 use crate::distributor::{self, Distributor, Target};
 use crate::line::{FIRST_SPECIAL, FIRST_SPI};
 use crate::v3::{self, IccAccess, IccRegister, Redistributor};
-use crate::{v2, GicError, Line};
+use crate::{msi, v2, GicError, Line, Trigger};
 
 /// A GIC with its distributor and the boot CPU's interface up, every line disabled until
 /// [`enable`](Self::enable)d. All methods take `&self`: the registers are the state, and the
@@ -89,7 +89,14 @@ impl Gic {
     }
 
     /// The line `irq` names, if it belongs to this GIC and the GIC can signal it.
+    /// A message-signalled interrupt names its MSI controller, and is an edge.
     pub fn line(&self, irq: &Irq) -> Result<Line, IrqError> {
+        if let Some(controller) = msi::controller(&irq.controller) {
+            let intid = irq.number.filter(|&intid| controller.owns(intid));
+            let intid = intid.ok_or_else(|| IrqError::Invalid(format!("{} is not an interrupt of {}", irq.label, irq.controller)))?;
+            self.check(intid).map_err(|error| IrqError::Invalid(format!("{error}")))?;
+            return Ok(Line { intid, trigger: Trigger::Edge });
+        }
         if irq.controller != self.path {
             let reason = format!("{} belongs to {}, not to the GIC {}", irq.label, irq.controller, self.path);
             return Err(IrqError::Invalid(reason));

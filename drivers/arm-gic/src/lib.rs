@@ -21,6 +21,7 @@ mod driver;
 mod error;
 mod gic;
 mod line;
+pub mod msi;
 #[cfg(target_arch = "aarch64")]
 mod sysreg;
 mod v2;
