@@ -10,8 +10,8 @@
 //! `system_registers()` on aarch64, a fake in tests.
 //!
 //! Only the boot CPU is served (the kernel runs on one CPU); GICv3 finds the boot CPU's
-//! redistributor in the first redistributor region. Message-signalled interrupts (GICv2m, the
-//! GICv3 ITS) are not driven.
+//! redistributor in the first redistributor region. Message-signalled interrupts come through
+//! GICv2m frames ([`V2mFrame`]), bound from their own nodes and found through [`msi`].
 #![no_std]
 extern crate alloc;
 
@@ -26,6 +26,7 @@ pub mod msi;
 mod sysreg;
 mod v2;
 mod v3;
+mod v2m;
 
 pub use driver::system;
 pub use error::GicError;
@@ -33,4 +34,5 @@ pub use gic::{Acknowledged, Gic};
 pub use line::{Line, Trigger};
 #[cfg(target_arch = "aarch64")]
 pub use sysreg::{mpidr, system_registers};
+pub use v2m::V2mFrame;
 pub use v3::{IccAccess, IccRegister};
