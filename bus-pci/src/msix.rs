@@ -93,17 +93,6 @@ impl MsixTable {
         true
     }
 
-    /// Turns MSI-X off (the function uses INTx again), every vector masked.
-    pub fn disable(&self, function: &PciFunction) {
-        let control = function.read16(self.capability + CONTROL);
-        function.write16(self.capability + CONTROL, control | CONTROL_FUNCTION_MASK);
-        for index in 0..usize::from(self.vectors) {
-            self.write(index, 3, VECTOR_MASKED);
-        }
-        function.write16(self.capability + CONTROL, control & !(CONTROL_ENABLE | CONTROL_FUNCTION_MASK));
-        function.write16(COMMAND, function.read16(COMMAND) & !COMMAND_INTX_DISABLE);
-    }
-
     fn program(&self, index: usize, message: &MsiMessage) {
         self.write(index, 3, VECTOR_MASKED);
         self.write(index, 0, message.address as u32);
