@@ -92,7 +92,7 @@ pub fn isa_irq(number: u8) -> Irq {
 /// as is every line when the controllers cannot be set up.
 pub fn line(irq: &Irq) -> Result<Line, IrqError> {
     let (isa_irq, trigger) = match (irq.controller.as_str(), irq.cells.as_slice()) {
-        (MSI_CONTROLLER, &[vector]) if MSI_VECTORS.contains(&(vector as u8)) && vector < 256 => {
+        (MSI_CONTROLLER, &[vector]) if vector < 256 && MSI_VECTORS.contains(&(vector as u8)) => {
             io_apic().ok_or(IrqError::Unsupported)?;
             return Ok(Line { intid: vector, trigger: None });
         }
