@@ -2,6 +2,7 @@
 
 use alloc::format;
 use alloc::string::String;
+use core::ops::RangeInclusive;
 
 use registry::mmio::MmioWindow;
 use registry::{Irq, IrqError, Platform};
@@ -10,6 +11,10 @@ use crate::distributor::{self, Distributor, Target};
 use crate::line::{FIRST_SPECIAL, FIRST_SPI};
 use crate::v3::{self, IccAccess, IccRegister, Redistributor};
 use crate::{msi, v2, GicError, Line, Trigger};
+
+/// The INTIDs an acknowledge returns to say there is nothing (more) to take (1023: none
+/// pending); below are SGIs, PPIs and SPIs, from 8192 LPIs.
+const SPECIAL: RangeInclusive<u32> = FIRST_SPECIAL..=1023;
 
 /// A GIC with its distributor and the boot CPU's interface up, every line disabled until
 /// [`enable`](Self::enable)d. All methods take `&self`: the registers are the state, and the
@@ -142,7 +147,8 @@ impl Gic {
         Ok(())
     }
 
-    /// Takes the most urgent pending interrupt, if any (a special INTID says none is).
+    /// Takes the most urgent pending interrupt, if any (a special INTID says none is). GICv3
+    /// INTIDs are 24 bits: LPIs (8192 and up) are taken like any other.
     pub fn acknowledge(&self) -> Option<Acknowledged> {
         let acknowledged = match &self.cpu {
             Cpu::V2 { interface, .. } => {
@@ -155,7 +161,7 @@ impl Gic {
                 Acknowledged { raw, intid: raw }
             }
         };
-        (acknowledged.intid < FIRST_SPECIAL).then_some(acknowledged)
+        (!SPECIAL.contains(&acknowledged.intid)).then_some(acknowledged)
     }
 
     /// Ends an interrupt [`acknowledge`](Self::acknowledge) returned: its line may signal again.
