@@ -29,4 +29,4 @@ mod tree;
 pub use bus::DtBus;
 pub use error::DtError;
 pub use header::blob_len;
-pub use pci_host::{IntxRoute, PciHostInfo, PciSpace, PciWindow};
+pub use pci_host::{IntxRoute, MsiRoute, PciHostInfo, PciSpace, PciWindow};

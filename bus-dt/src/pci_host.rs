@@ -1,12 +1,13 @@
 //! What a PCI host bridge node (`device_type = "pci"`) tells its driver: the address windows
-//! from `ranges`, `bus-range`, and the legacy INTx routing from `interrupt-map`
-//! (IEEE 1275 PCI bus binding; Linux `pci-host-generic` / `pci.txt`).
+//! from `ranges`, `bus-range`, the legacy INTx routing from `interrupt-map` (IEEE 1275 PCI bus
+//! binding; Linux `pci-host-generic` / `pci.txt`), and which MSI controller takes each
+//! function's messages from `msi-map` or `msi-parent` (Linux `pci-msi.txt`).
 
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use registry::Irq;
+use registry::{Irq, MsiSource};
 
 use crate::cells::{cells, count, number, CellCounts};
 use crate::interrupts::decode_one;
@@ -42,6 +43,16 @@ pub struct IntxRoute {
     pub irq: Irq,
 }
 
+/// One `msi-map` entry: requester IDs `rid_base..rid_base + length` are device IDs from
+/// `msi_base` on at the MSI controller `controller` (its path).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MsiRoute {
+    pub rid_base: u32,
+    pub controller: String,
+    pub msi_base: u32,
+    pub length: u32,
+}
+
 /// Everything the DT says about a PCI host bridge beyond its `reg` (the ECAM window).
 /// Attached as `bus_data` to the host bridge's `DeviceSpec`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -52,6 +63,10 @@ pub struct PciHostInfo {
     /// `interrupt-map-mask`: the address-high cell mask and the pin mask.
     pub intx_mask: (u32, u32),
     pub intx_routes: Vec<IntxRoute>,
+    /// `msi-map-mask`, applied to a requester ID before `msi_routes` (all ones without one).
+    pub msi_mask: u32,
+    /// `msi-map`, or one entry for every requester ID from `msi-parent`.
+    pub msi_routes: Vec<MsiRoute>,
 }
 
 impl PciHostInfo {
@@ -65,6 +80,15 @@ impl PciHostInfo {
             .find(|r| r.address_hi == address_hi & address_mask && r.pin == pin & pin_mask)
             .map(|r| &r.irq)
     }
+
+    /// Where the function with requester ID `rid` (bus << 8 | device << 3 | function) sends
+    /// its messages; `None` when the host names no MSI controller for it.
+    pub fn route_msi(&self, rid: u32) -> Option<MsiSource> {
+        let rid = rid & self.msi_mask;
+        let route = self.msi_routes.iter().find(|r| rid.checked_sub(r.rid_base).is_some_and(|offset| offset < r.length))?;
+        let device_id = route.msi_base.checked_add(rid - route.rid_base)?;
+        Some(MsiSource { controller: Some(route.controller.clone()), device_id })
+    }
 }
 
 /// Decodes `node` if it is a PCI host bridge (a PCI bus whose parent is not one), with notes
@@ -75,7 +99,7 @@ pub(crate) fn host_info(tree: &Tree, node: NodeId) -> Option<(PciHostInfo, Vec<S
         return None;
     }
     let mut notes = Vec::new();
-    let mut info = PciHostInfo { first_bus: 0, last_bus: 255, ..PciHostInfo::default() };
+    let mut info = PciHostInfo { first_bus: 0, last_bus: 255, msi_mask: u32::MAX, ..PciHostInfo::default() };
     if let Some(range) = tree.property(node, "bus-range") {
         match cells(range).as_slice() {
             [first, last] if first <= last && *last <= 255 => (info.first_bus, info.last_bus) = (*first as u8, *last as u8),
@@ -88,6 +112,10 @@ pub(crate) fn host_info(tree: &Tree, node: NodeId) -> Option<(PciHostInfo, Vec<S
     }
     if let Err(note) = intx_map(tree, node, &mut info) {
         notes.push(note);
+    }
+    if let Err(note) = msi_map(tree, node, &mut info) {
+        info.msi_routes.clear();
+        notes.push(format!("{note}: MSIs not used"));
     }
     Some((info, notes))
 }
@@ -155,6 +183,38 @@ fn intx_map(tree: &Tree, node: NodeId, info: &mut PciHostInfo) -> Result<(), Str
         let (irq, used) = decode_one(tree, controller, specifier)?;
         info.intx_routes.push(IntxRoute { address_hi: *address_hi, pin: *pin, irq });
         rest = specifier.get(used..).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// Every requester ID `msi-parent` covers: all 16 bits.
+const ALL_REQUESTER_IDS: u32 = 1 << 16;
+
+/// Reads `msi-map` (entries of requester ID base, controller phandle, device ID base, length),
+/// else `msi-parent` (one controller for every requester ID, device ID = requester ID).
+fn msi_map(tree: &Tree, node: NodeId, info: &mut PciHostInfo) -> Result<(), String> {
+    let path = tree.path(node);
+    let controller_path = |phandle: u32| {
+        tree.by_phandle(phandle).map(|c| tree.path(c)).ok_or_else(|| format!("{path}: MSI controller phandle {phandle:#x} names no node"))
+    };
+    if let Some(map) = tree.property(node, "msi-map") {
+        let map = cells(map);
+        if map.is_empty() || !map.len().is_multiple_of(4) {
+            return Err(format!("{path}: msi-map is not a list of 4-cell entries"));
+        }
+        if let Some(mask) = tree.property(node, "msi-map-mask") {
+            let [mask] = cells(mask)[..] else { return Err(format!("{path}: msi-map-mask is not one cell")) };
+            info.msi_mask = mask;
+        }
+        for entry in map.chunks_exact(4) {
+            let &[rid_base, phandle, msi_base, length] = entry else { continue };
+            info.msi_routes.push(MsiRoute { rid_base, controller: controller_path(phandle)?, msi_base, length });
+        }
+    } else if let Some(parent) = tree.property(node, "msi-parent") {
+        // The first cell is the phandle; a controller with #msi-cells adds a specifier after it.
+        let &[phandle, ..] = cells(parent).as_slice() else { return Err(format!("{path}: empty msi-parent")) };
+        let controller = controller_path(phandle)?;
+        info.msi_routes.push(MsiRoute { rid_base: 0, controller, msi_base: 0, length: ALL_REQUESTER_IDS });
     }
     Ok(())
 }

@@ -12,6 +12,14 @@ pub struct Bdf {
     pub function: u8,
 }
 
+impl Bdf {
+    /// The function's requester ID, which tags its memory writes (messages included): bus,
+    /// device, function in 8, 5 and 3 bits.
+    pub fn requester_id(self) -> u32 {
+        u32::from(self.bus) << 8 | u32::from(self.device & 0x1f) << 3 | u32::from(self.function & 0x7)
+    }
+}
+
 impl fmt::Display for Bdf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:02x}:{:02x}.{}", self.bus, self.device, self.function)

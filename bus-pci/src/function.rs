@@ -4,7 +4,7 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use registry::{MmioRegion, PciIds};
+use registry::{MmioRegion, MsiSource, PciIds};
 
 use crate::bar::{Bar, BarKind};
 use crate::caps::Capability;
@@ -28,6 +28,9 @@ pub struct PciFunction {
     pub ids: PciIds,
     pub bars: Vec<MappedBar>,
     pub capabilities: Vec<Capability>,
+    /// Where the function's message-signalled interrupts go, if the host says
+    /// (see [`MsixTable`](crate::msix::MsixTable)).
+    pub msi: Option<MsiSource>,
 }
 
 impl core::fmt::Debug for PciFunction {
@@ -37,8 +40,8 @@ impl core::fmt::Debug for PciFunction {
 }
 
 impl PciFunction {
-    pub(crate) fn new(config: Arc<dyn ConfigAccess>, bdf: Bdf, ids: PciIds, bars: Vec<MappedBar>, capabilities: Vec<Capability>) -> Self {
-        PciFunction { config, bdf, ids, bars, capabilities }
+    pub(crate) fn new(config: Arc<dyn ConfigAccess>, bdf: Bdf, ids: PciIds, bars: Vec<MappedBar>, capabilities: Vec<Capability>, msi: Option<MsiSource>) -> Self {
+        PciFunction { config, bdf, ids, bars, capabilities, msi }
     }
 
     /// A configuration register; offsets past the function's space read as all ones.
@@ -57,6 +60,12 @@ impl PciFunction {
     pub fn write32(&self, offset: u16, value: u32) {
         if offset < CONFIG_SIZE {
             self.config.write32(self.bdf, offset, value);
+        }
+    }
+
+    pub fn write16(&self, offset: u16, value: u16) {
+        if offset < CONFIG_SIZE {
+            self.config.write16(self.bdf, offset, value);
         }
     }
 

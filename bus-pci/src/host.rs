@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 
 use bus_dt::{PciHostInfo, PciSpace, PciWindow};
 use registry::mmio::MmioWindow;
-use registry::{Bus, BusAddress, BusError, DeviceIds, DeviceSpec, Irq, Match, MmioRegion, ProbeContext, ProbeError};
+use registry::{Bus, BusAddress, BusError, DeviceIds, DeviceSpec, Irq, Match, MmioRegion, MsiSource, ProbeContext, ProbeError};
 
 use crate::assign::{self, HostWindows, Window};
 use crate::config::{Bdf, ConfigAccess};
@@ -49,7 +49,8 @@ fn probe_ecam_host(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
         ctx.set_info("resources", "assigned by the kernel");
     }
     let route = |bdf: Bdf, pin: u8, _line: u8| info.route_intx(bdf.bus, bdf.device, bdf.function, u32::from(pin)).cloned();
-    for child in tree::devices(&config, &found, 0, &windows, &route) {
+    let msi = |rid: u32| info.route_msi(rid);
+    for child in tree::devices(&config, &found, 0, &windows, &route, &msi) {
         ctx.add_child(child);
     }
     ctx.set_info("buses", format!("{:02x}-{:02x}", info.first_bus, last_bus));
@@ -115,7 +116,9 @@ impl Bus for PcPciBus {
         };
         let mut host = DeviceSpec::new(self.name.as_str(), BusAddress::Other(String::from("pci")), DeviceIds::None);
         host.notes.extend(found.notes.iter().cloned());
-        host.children = tree::devices(&self.config, &found, 0, &PC_WINDOWS, &route);
+        // Messages go to the local APIC, which needs no device ID.
+        let msi = |rid: u32| Some(MsiSource { controller: None, device_id: rid });
+        host.children = tree::devices(&self.config, &found, 0, &PC_WINDOWS, &route, &msi);
         Ok(vec![host])
     }
 }

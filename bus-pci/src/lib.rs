@@ -16,6 +16,7 @@ pub mod caps;
 pub mod config;
 mod function;
 mod host;
+pub mod msix;
 mod regs;
 pub mod scan;
 #[cfg(any(test, feature = "testing"))]

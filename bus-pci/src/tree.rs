@@ -6,7 +6,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use registry::{BusAddress, DeviceIds, DeviceSpec, Irq, MmioRegion};
+use registry::{BusAddress, DeviceIds, DeviceSpec, Irq, MmioRegion, MsiSource};
 
 use crate::assign::HostWindows;
 use crate::bar::BarKind;
@@ -18,6 +18,10 @@ use crate::scan::{Function, Scan};
 /// line firmware wrote on a PC).
 pub type IntxRouter<'a> = &'a dyn Fn(Bdf, u8, u8) -> Option<Irq>;
 
+/// Where a function's messages go, by its requester ID: the host's MSI controller (DT
+/// `msi-map`), or the platform's own (a PC); `None` if the host has none.
+pub type MsiRouter<'a> = &'a dyn Fn(u32) -> Option<MsiSource>;
+
 /// The devices of `scan`, nested under their bridges, each carrying a [`PciFunction`].
 pub fn devices(
     config: &Arc<dyn ConfigAccess>,
@@ -25,6 +29,7 @@ pub fn devices(
     segment: u16,
     windows: &HostWindows,
     route: IntxRouter<'_>,
+    msi: MsiRouter<'_>,
 ) -> Vec<DeviceSpec> {
     let mut specs: Vec<Option<DeviceSpec>> = scan
         .functions
@@ -54,7 +59,7 @@ pub fn devices(
                 }
             };
             spec.notes.extend(bars.iter().filter(|m| m.cpu_address.is_none()).map(unassigned_note));
-            spec.bus_data = Some(Box::new(PciFunction::new(Arc::clone(config), f.bdf, f.ids, bars, capabilities)));
+            spec.bus_data = Some(Box::new(PciFunction::new(Arc::clone(config), f.bdf, f.ids, bars, capabilities, msi(f.bdf.requester_id()))));
             Some(spec)
         })
         .collect();

@@ -9,10 +9,11 @@ use alloc::alloc::{alloc_zeroed, dealloc, Layout};
 use alloc::sync::Arc;
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::ptr::NonNull;
 
 use registry::platform::DmaRegion;
-use registry::{Irq, IrqError, IrqHandler, IrqStats};
+use registry::{Irq, IrqError, IrqHandler, IrqStats, MsiSource, MsiVector};
 use registry::{MmioRegion, Platform, PlatformError};
 
 use crate::arch;
@@ -66,6 +67,14 @@ impl Platform for KernelPlatform {
 
     fn free_irq(&self, irq: &Irq, stats: &Arc<IrqStats>) {
         interrupts::free(irq, stats)
+    }
+
+    fn alloc_msi(&self, source: &MsiSource, count: usize) -> Result<Vec<MsiVector>, IrqError> {
+        arch::interrupts::alloc_msi(source, count)
+    }
+
+    fn free_msi(&self, source: &MsiSource, irq: &Irq) {
+        arch::interrupts::free_msi(source, irq)
     }
 
     fn idle_until(&self, deadline_ns: u64) {

@@ -12,14 +12,15 @@
 //! Only the boot CPU is served (the kernel runs on one CPU); GICv3 finds the boot CPU's
 //! redistributor in the first redistributor region.
 //!
-//! Message-signalled interrupts go through [`msi`] controllers. On a GICv3, the ITS
-//! (`arm,gic-v3-its`, [`its`]) is one: its driver sets up LPIs at the boot CPU's redistributor
-//! (configuration and pending tables), gives the ITS its device and collection tables and
-//! command queue, and maps each device's events to LPIs (8192 and up) that it hands out with
-//! the doorbell message a device must write; [`Gic::enable`] and [`Gic::disable`] turn LPIs on
-//! and off through their configuration byte. One ITS per GIC is driven, every LPI goes to the
-//! boot CPU. The ITS's memory (tables, queue, LPI tables) is reached through bounds-checked
-//! accessors and cleaned to memory for a GIC that does not snoop caches.
+//! Message-signalled interrupts go through [`msi`] controllers, bound from their own nodes:
+//! GICv2m frames ([`V2mFrame`]), which raise SPIs, and on a GICv3 the ITS (`arm,gic-v3-its`,
+//! [`its`]). The ITS's driver sets up LPIs at the boot CPU's redistributor (configuration and
+//! pending tables), gives the ITS its device and collection tables and command queue, and maps
+//! each device's events to LPIs (8192 and up) that it hands out with the doorbell message a
+//! device must write; [`Gic::enable`] and [`Gic::disable`] turn LPIs on and off through their
+//! configuration byte. One ITS per GIC is driven, every LPI goes to the boot CPU. The ITS's
+//! memory (tables, queue, LPI tables) is reached through bounds-checked accessors and cleaned
+//! to memory for a GIC that does not snoop caches.
 #![no_std]
 extern crate alloc;
 
@@ -38,6 +39,7 @@ pub mod msi;
 mod sysreg;
 mod v2;
 mod v3;
+mod v2m;
 
 pub use driver::system;
 pub use error::GicError;
@@ -46,4 +48,5 @@ pub use line::{Line, Trigger};
 pub use lpi::FIRST_LPI;
 #[cfg(target_arch = "aarch64")]
 pub use sysreg::{mpidr, system_registers};
+pub use v2m::V2mFrame;
 pub use v3::{IccAccess, IccRegister};

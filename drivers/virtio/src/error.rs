@@ -33,6 +33,9 @@ pub enum VirtioError {
     FeaturesRefused(u64),
     QueueNotAvailable(u16),
     QueueInUse(u16),
+    /// The device did not take an MSI-X vector (it read back NO_VECTOR): for the queue, or
+    /// for configuration changes when `None`.
+    VectorRefused { queue: Option<u16>, vector: u16 },
     /// The driver asked for a queue of zero entries.
     ZeroQueueSize(u16),
     /// The legacy interface locates a queue by a 32-bit page frame number.
@@ -85,6 +88,8 @@ impl fmt::Display for VirtioError {
             VirtioError::FeaturesRefused(features) => write!(f, "device refused features {features:#x}"),
             VirtioError::QueueNotAvailable(queue) => write!(f, "queue {queue} not available"),
             VirtioError::QueueInUse(queue) => write!(f, "queue {queue} is already in use"),
+            VirtioError::VectorRefused { queue: Some(queue), vector } => write!(f, "queue {queue}: MSI-X vector {vector} refused"),
+            VirtioError::VectorRefused { queue: None, vector } => write!(f, "configuration changes: MSI-X vector {vector} refused"),
             VirtioError::ZeroQueueSize(queue) => write!(f, "queue {queue} requested with 0 entries"),
             VirtioError::LegacyAddressTooHigh { queue, phys } => {
                 write!(f, "queue {queue} at {phys:#x} is beyond a legacy device's 32-bit page frame number")

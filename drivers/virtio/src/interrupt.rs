@@ -3,7 +3,8 @@
 //! when one is hooked up (and poll when not).
 //!
 //! The handler only acknowledges: it owns a second handle on the transport's interrupt
-//! registers ([`InterruptStatus`]), so it takes no lock and touches no queue. The waiting code
+//! registers ([`InterruptStatus`]), so it takes no lock and touches no queue. With MSI-X
+//! (virtio-pci) there is nothing to acknowledge: each vector's handler only counts. The waiting code
 //! finds the completions itself once the interrupt has woken it ([`Interrupt::wait`]).
 
 use alloc::boxed::Box;
@@ -48,18 +49,27 @@ impl Interrupt {
         Interrupt { hooked: None }
     }
 
-    /// Hooks the handler to the device's interrupt (the line of its transport, which the virtio
-    /// bus driver passed on as interrupt 0), before the driver takes its bus data. A device
-    /// without an interrupt, or a platform without interrupt support, gets [`polled`](Self::polled);
-    /// a controller not probed yet defers the probe.
+    /// Hooks the handler to the device's interrupts before the driver takes its bus data: the
+    /// line of its transport (which the virtio bus driver passed on as interrupt 0), or with
+    /// MSI-X every vector (configuration changes and queues). A device without an interrupt,
+    /// or a platform without interrupt support, gets [`polled`](Self::polled); a controller
+    /// not probed yet defers the probe.
     pub fn request(ctx: &mut ProbeContext<'_>) -> Result<Self, ProbeError> {
         if ctx.device.irqs.is_empty() {
             return Ok(Interrupt::polled());
         }
         let device = ctx.bus_data::<VirtioDevice>().ok_or_else(|| ProbeError::failed("no virtio transport from the bus"))?;
-        let status = device.transport.interrupt_status();
         let hooked = Arc::new(Hooked { live: AtomicBool::new(true), taken: AtomicU64::new(0) });
-        let installed = ctx.request_irq(0, handler(status, Arc::clone(&hooked)))?;
+        let installed = if device.transport.message_signalled() {
+            let mut installed = true;
+            for index in 0..ctx.device.irqs.len() {
+                installed &= ctx.request_irq(index, message_handler(Arc::clone(&hooked)))?;
+            }
+            installed
+        } else {
+            let status = device.transport.interrupt_status();
+            ctx.request_irq(0, line_handler(status, Arc::clone(&hooked)))?
+        };
         Ok(Interrupt { hooked: installed.then_some(hooked) })
     }
 
@@ -111,11 +121,21 @@ impl Interrupt {
 /// How often the handler takes causes in one interrupt before leaving the rest to the next.
 const TAKE_ROUNDS: usize = 4;
 
+/// Runs in interrupt context for a message: it is the device's own and needs no
+/// acknowledging, so it only counts (a message with no completion behind it cannot be told
+/// from one whose completion a waiter already collected).
+fn message_handler(hooked: Arc<Hooked>) -> IrqHandler {
+    Box::new(move || {
+        hooked.taken.fetch_add(1, Ordering::Relaxed);
+        IrqReturn::Handled
+    })
+}
+
 /// Runs in interrupt context: acknowledges what the device reports, until it reports nothing,
 /// so that an edge-triggered line (QEMU's virtio-mmio) is low when the handler returns and the
 /// device's next cause makes a new edge. Nothing to report is a shared line's other device, or
 /// a spurious interrupt.
-fn handler(status: Box<dyn InterruptStatus>, hooked: Arc<Hooked>) -> IrqHandler {
+fn line_handler(status: Box<dyn InterruptStatus>, hooked: Arc<Hooked>) -> IrqHandler {
     Box::new(move || {
         let mut causes = 0;
         for _ in 0..TAKE_ROUNDS {

@@ -98,6 +98,13 @@ pub trait Transport: Send {
     /// A second handle on the interrupt status and acknowledge registers, for the device's
     /// interrupt handler ([`Interrupt`](crate::Interrupt)), which runs without the transport.
     fn interrupt_status(&self) -> Box<dyn InterruptStatus>;
+
+    /// True when the device signals with messages (virtio-pci with MSI-X): each of its
+    /// interrupts is its own, for configuration changes or for queues, needs no acknowledging
+    /// and has no interrupt status to read. False for a line with an interrupt status.
+    fn message_signalled(&self) -> bool {
+        false
+    }
 }
 
 impl dyn Transport + '_ {

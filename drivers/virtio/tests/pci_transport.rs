@@ -4,12 +4,14 @@
 
 mod common;
 
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 use bus_pci::sim::{SimBar, SimBus, SimConfig, SimFunction};
-use bus_pci::PcPciBus;
+use bus_pci::{ConfigAccess, PcPciBus};
 use registry::mmio::MmioWindow;
-use registry::{DeviceState, MmioRegion, Registry};
+use registry::platform::DmaRegion;
+use registry::{DeviceState, Irq, IrqError, IrqHandler, IrqStats, MmioRegion, MsiMessage, MsiSource, MsiVector, Platform, PlatformError, Registry};
 use virtio::sim::SimPlatform;
 use common::test_blk::QUEUE_SIZE;
 use virtio::{Buffer, VirtioError};
@@ -51,11 +53,15 @@ fn bar_memory(notify_off: u16) -> &'static mut [u32] {
 
 fn function(capabilities: &[Vec<u8>]) -> SimFunction {
     let caps: Vec<(u8, &[u8])> = capabilities.iter().map(|c| (bus_pci::caps::CAP_VENDOR, c.as_slice())).collect();
+    function_with(&caps)
+}
+
+fn function_with(caps: &[(u8, &[u8])]) -> SimFunction {
     SimFunction::endpoint(1, 0, 0x1af4, 0x1042, 0x01_00_00)
         .bar(4, SimBar::memory64(BAR_SIZE as u64, true))
         .word(0x20, BAR_BASE as u32 | 0xc)
         .interrupt(1, 11)
-        .capabilities(&caps)
+        .capabilities(caps)
 }
 
 fn modern_caps() -> Vec<Vec<u8>> {
@@ -141,4 +147,150 @@ fn a_doorbell_outside_the_notify_window_fails_the_device() {
     assert!(reason.contains("doorbell outside the notify window"), "{reason}");
     assert_ne!(bar.read8(COMMON + 0x14).unwrap() & 0x80, 0, "FAILED set");
     assert_eq!(platform.host().dma_live(), 0, "the queue's memory was freed");
+}
+
+// MSI-X: the function's table sits in the BAR between the ISR and device configuration.
+const MSIX_TABLE: usize = 0x1800;
+const MSI_ADDRESS: u64 = 0x1_fee0_0000;
+const FIRST_MSI: u32 = 100;
+
+/// An MSI-X capability body: control (table size - 1), table offset | BIR, PBA offset | BIR.
+fn msix_cap(vectors: u16, table: usize) -> Vec<u8> {
+    let mut body = (vectors - 1).to_le_bytes().to_vec();
+    body.extend((table as u32 | 4).to_le_bytes());
+    body.extend(((table as u32 + 0x100) | 4).to_le_bytes());
+    body
+}
+
+fn function_with_msix(vectors: u16, table: usize) -> SimFunction {
+    let (virtio, msix) = (modern_caps(), msix_cap(vectors, table));
+    let mut caps: Vec<(u8, &[u8])> = virtio.iter().map(|c| (bus_pci::caps::CAP_VENDOR, c.as_slice())).collect();
+    caps.push((bus_pci::caps::CAP_MSIX, &msix));
+    function_with(&caps)
+}
+
+/// The simulated platform plus an MSI controller that hands out at most `most` vectors at a
+/// time, numbered from FIRST_MSI, and records what is requested and freed.
+struct MsiPlatform {
+    sim: &'static SimPlatform,
+    most: usize,
+    requested: spin::Mutex<Vec<u32>>,
+    freed: spin::Mutex<Vec<u32>>,
+}
+
+impl Platform for MsiPlatform {
+    fn map_mmio(&self, region: MmioRegion) -> Result<NonNull<u8>, PlatformError> {
+        self.sim.map_mmio(region)
+    }
+    fn dma_alloc(&self, size: usize, align: usize) -> Result<DmaRegion, PlatformError> {
+        self.sim.dma_alloc(size, align)
+    }
+    unsafe fn dma_free(&self, region: DmaRegion) {
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { self.sim.dma_free(region) }
+    }
+    fn now_ns(&self) -> u64 {
+        self.sim.now_ns()
+    }
+    fn request_irq(&self, irq: &Irq, _: IrqHandler, _: Arc<IrqStats>) -> Result<(), IrqError> {
+        self.requested.lock().push(irq.number.expect("MSIs have numbers"));
+        Ok(())
+    }
+    fn alloc_msi(&self, source: &MsiSource, count: usize) -> Result<Vec<MsiVector>, IrqError> {
+        assert_eq!(*source, MsiSource { controller: None, device_id: 0x08 }, "00:01.0 on a PC bus");
+        if count > self.most {
+            return Err(IrqError::Invalid(format!("only {} vectors", self.most)));
+        }
+        let vector = |number: u32| MsiVector {
+            irq: Irq { controller: "msi".into(), cells: vec![number], number: Some(number), label: format!("MSI {number}") },
+            message: MsiMessage { address: MSI_ADDRESS, data: number },
+        };
+        Ok((FIRST_MSI..).take(count).map(vector).collect())
+    }
+    fn free_msi(&self, _: &MsiSource, irq: &Irq) {
+        self.freed.lock().push(irq.number.unwrap());
+    }
+}
+
+fn bring_up_with_msi(function: SimFunction, most: usize, queues: u16) -> (Registry, MmioWindow, &'static MsiPlatform, Arc<SimConfig>) {
+    let sim = SimPlatform::leaked();
+    sim.host().add_window(BAR_BASE, bar_memory(3));
+    let platform: &'static MsiPlatform =
+        Box::leak(Box::new(MsiPlatform { sim, most, requested: spin::Mutex::new(vec![]), freed: spin::Mutex::new(vec![]) }));
+    let bar = MmioWindow::map(platform, MmioRegion { base: BAR_BASE, size: BAR_SIZE as u64 }).unwrap();
+    bar.write16(COMMON + 0x12, queues).unwrap();
+    let config = Arc::new(SimConfig::new(0, SimBus::new().with(function)));
+    let registry = registry::probe_all(platform, &[&PcPciBus::new(config.clone(), "pci0", 0, 0)]);
+    (registry, bar, platform, config)
+}
+
+fn info<'a>(registry: &'a Registry, path: &str, key: &str) -> &'a str {
+    let node = registry.find_by_path(path).unwrap();
+    node.info.iter().find(|(k, _)| *k == key).map_or("", |(_, v)| v.as_str())
+}
+
+/// An MSI-X table entry: address low, high, data, vector control.
+fn entry(bar: &MmioWindow, index: usize) -> [u32; 4] {
+    core::array::from_fn(|word| bar.read32(MSIX_TABLE + 16 * index + 4 * word).unwrap())
+}
+
+#[test]
+fn msix_gives_configuration_changes_and_each_queue_a_vector() {
+    let (mut registry, bar, platform, config) = bring_up_with_msi(function_with_msix(4, MSIX_TABLE), 8, 1);
+    assert_eq!(state(&registry, "/pci0/00:01.0/virtio-blk"), DeviceState::Bound);
+    assert_eq!(info(&registry, "/pci0/00:01.0", "interrupts"), "MSI-X, 2 vectors");
+    let blk = registry.find_by_path("/pci0/00:01.0/virtio-blk").unwrap();
+    let labels: Vec<&str> = blk.irqs.iter().map(|irq| irq.label.as_str()).collect();
+    assert_eq!(labels, ["MSI 100 config", "MSI 101 vq0"]);
+    assert_eq!(*platform.requested.lock(), [100, 101], "the driver hooked both vectors");
+
+    let (address_low, address_high) = (MSI_ADDRESS as u32, (MSI_ADDRESS >> 32) as u32);
+    assert_eq!(entry(&bar, 0), [address_low, address_high, 100, 0], "vector 0 programmed and unmasked");
+    assert_eq!(entry(&bar, 1), [address_low, address_high, 101, 0]);
+    assert_eq!(entry(&bar, 2), [0; 4], "unused vectors untouched");
+    assert_eq!((bar.read16(COMMON + 0x10).unwrap(), bar.read16(COMMON + 0x1a).unwrap()), (0, 1), "config and queue 0 vectors");
+
+    // The function: MSI-X on and not masked as a whole; INTx off.
+    let bdf = bus_pci::Bdf { bus: 0, device: 1, function: 0 };
+    let capabilities = bus_pci::caps::walk(config.as_ref(), bdf).unwrap();
+    let msix = capabilities.iter().find(|c| c.id == bus_pci::caps::CAP_MSIX).unwrap();
+    assert_eq!(config.read16(bdf, msix.offset + 2) & 0xc000, 0x8000, "enable set, function mask clear");
+    assert_ne!(config.read16(bdf, 0x04) & (1 << 10), 0, "INTx disabled");
+
+    let function_id = registry.find_by_path("/pci0/00:01.0").unwrap().id;
+    registry.remove(function_id);
+    assert_eq!(*platform.freed.lock(), [100, 101], "vectors given back with the function's driver");
+}
+
+#[test]
+fn too_few_vectors_for_every_queue_share_one_between_the_queues() {
+    let (registry, bar, platform, _) = bring_up_with_msi(function_with_msix(8, MSIX_TABLE), 2, 3);
+    assert_eq!(state(&registry, "/pci0/00:01.0/virtio-blk"), DeviceState::Bound);
+    let blk = registry.find_by_path("/pci0/00:01.0/virtio-blk").unwrap();
+    let labels: Vec<&str> = blk.irqs.iter().map(|irq| irq.label.as_str()).collect();
+    assert_eq!(labels, ["MSI 100 config", "MSI 101 queues"]);
+    assert_eq!(bar.read16(COMMON + 0x1a).unwrap(), 1, "queue 0 on the shared vector");
+    assert_eq!(*platform.requested.lock(), [100, 101]);
+}
+
+#[test]
+fn without_usable_msix_the_function_interrupts_on_its_line() {
+    // A table running past the BAR; a table too small for two vectors; a platform without MSIs.
+    let cases = [
+        (function_with_msix(4, BAR_SIZE - 16), 8, "INTx (unusable MSI-X table)"),
+        (function_with_msix(1, MSIX_TABLE), 8, "INTx (not enough MSI-X vectors)"),
+        (function_with_msix(4, MSIX_TABLE), 1, "INTx (not enough MSI-X vectors)"),
+    ];
+    for (function, most, interrupts) in cases {
+        let (registry, bar, platform, _) = bring_up_with_msi(function, most, 1);
+        assert_eq!(state(&registry, "/pci0/00:01.0/virtio-blk"), DeviceState::Bound);
+        assert_eq!(info(&registry, "/pci0/00:01.0", "interrupts"), interrupts);
+        let blk = registry.find_by_path("/pci0/00:01.0/virtio-blk").unwrap();
+        assert_eq!(blk.irqs[0].label, "IRQ 11 INTA");
+        assert_eq!(bar.read16(COMMON + 0x1a).unwrap(), 0, "no queue vector written");
+        assert_eq!(*platform.requested.lock(), [11], "the line hooked instead");
+        assert!(platform.freed.lock().is_empty());
+    }
+    let (registry, _, _) = bring_up(function_with_msix(4, MSIX_TABLE), 3);
+    assert_eq!(info(&registry, "/pci0/00:01.0", "interrupts"), "INTx (the platform has no MSIs)");
 }

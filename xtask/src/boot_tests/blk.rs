@@ -2,8 +2,8 @@
 //! into a disk image, the kernel checks it, writes its own pattern elsewhere (several requests in
 //! flight), flushes and powers off; the host then checks the image byte for byte. With two disks
 //! at once, each binds with its own size and ID and writes stay on their disk. Every disk
-//! completes its requests by interrupt (GICv2, and GICv3 in one variant; the APICs on the PCs):
-//! `lsdev` counts them.
+//! completes its requests by interrupt (GICv2, and GICv3 in one variant; the APICs on the PCs;
+//! MSI-X on PCI, or INTx when the function has no MSI-X): `lsdev` counts them.
 
 use std::path::{Path, PathBuf};
 
@@ -36,8 +36,16 @@ pub const TESTS: &[BootTest] = &[
         applies: has_device_tree,
         run: |b, i| one_disk(b, i, "pci", VirtioTransport::Pci, false, &[]),
     },
+    BootTest {
+        name: "virtio-blk-pci without MSI-X (vectors=0): completes on its INTx line",
+        applies: any_board,
+        run: |b, i| one_disk(b, i, "intx", VirtioTransport::Pci, false, &["-global", NO_MSIX]),
+    },
     BootTest { name: "two virtio-blk disks at once: own sizes and IDs, writes stay apart", applies: any_board, run: two_disks },
 ];
+
+/// Takes the MSI-X capability away from virtio-blk-pci functions: they then interrupt on INTx.
+const NO_MSIX: &str = "virtio-blk-pci.vectors=0";
 
 /// What the one-disk test puts where (sectors of 512 bytes).
 const DISK_SECTORS: u64 = 32 << 11; // 32 MiB
@@ -208,6 +216,11 @@ fn one_disk(board: &Board, image: &Path, mode: &str, transport: VirtioTransport,
         expect(session, &fill_command(number, &beyond), &refused)?;
         if extra.contains(&"gic-version=3") {
             expect(session, "lsdev", "version: GICv3")?;
+        }
+        if transport == VirtioTransport::Pci {
+            // Every board has an MSI controller for its PCI functions: INTx only without MSI-X.
+            let wanted = if extra.contains(&NO_MSIX) { "interrupts: INTx (no MSI-X capability)" } else { "interrupts: MSI-X, 2 vectors" };
+            expect(session, "lsdev", wanted)?;
         }
         eprint!("{}", interrupt_counts(session)?.expect_more_than(&at_boot, &with_console_driver(board, "virtio-blk"))?);
         Ok(())

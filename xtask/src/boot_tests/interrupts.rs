@@ -18,7 +18,8 @@ pub fn with_console_driver(board: &Board, driver: &'static str) -> Vec<&'static 
     [driver].into_iter().chain(has_device_tree(board).then_some("pl011")).collect()
 }
 
-/// Per device path: its driver, and the interrupts it handled and found spurious.
+/// Per device path: its driver, and the interrupts it handled and found spurious (over all
+/// its interrupts).
 pub struct InterruptCounts(BTreeMap<String, (String, u64, u64)>);
 
 /// The counts `lsdev --json` shows now.
@@ -27,8 +28,9 @@ pub fn interrupt_counts(session: &mut Session) -> XtaskResult<InterruptCounts> {
     let mut counts = BTreeMap::new();
     for (path, device) in by_path(&json)? {
         let Some(driver) = device["driver"].as_str() else { continue };
-        let first = device["irq_counts"].as_array().and_then(|counts| counts.first());
-        let count = |field: &str| first.and_then(|c| c[field].as_u64()).unwrap_or(0);
+        // A line, or MSI-X vectors (configuration changes, queues): all of them count.
+        let counts_of = device["irq_counts"].as_array();
+        let count = |field: &str| counts_of.map_or(0, |counts| counts.iter().filter_map(|c| c[field].as_u64()).sum());
         counts.insert(path, (driver.to_string(), count("handled"), count("spurious")));
     }
     Ok(InterruptCounts(counts))

@@ -66,7 +66,8 @@ fn lsdev_matches_host(board: &Board, image: &Path, mode: &str, modern: bool, ext
 
 /// QEMU virt's PCIe host with a virtio-net-pci on the root bus and a virtio-blk-pci behind a
 /// root port, beside the virtio-mmio devices: the kernel numbers the bus, assigns the BARs
-/// and bridge window, and virtio-pci binds both functions with their swizzled INTx.
+/// and bridge window, and virtio-pci binds both functions (their swizzled INTx listed) and
+/// turns on MSI-X through the GICv2m frame.
 fn pci_beside_mmio(board: &Board, image: &Path) -> XtaskResult {
     let disk = scratch_dir()?.join("pci-test-disk.img");
     std::fs::write(&disk, vec![0u8; 1 << 20]).map_err(|e| fail(format!("cannot create {}: {e}", disk.display())))?;
@@ -94,11 +95,14 @@ fn pci_beside_mmio(board: &Board, image: &Path) -> XtaskResult {
     // 01:00.0's INTA swizzles to the port's INTA: SPI 4, INTID 36.
     expect("/pcie@10000000/00:01.0/01:00.0", Some("virtio-pci"), Some(36))?;
     expect("/pcie@10000000/00:02.0", Some("virtio-pci"), Some(37))?;
-    // The virtio devices below them raise the function's INTx (whichever driver binds them).
-    for (path, intid) in [("/pcie@10000000/00:01.0/01:00.0/virtio-blk", 36), ("/pcie@10000000/00:02.0/virtio-net", 37)] {
+    // The virtio devices below them raise the function's MSI-X vectors, from the GICv2m frame
+    // the host's msi-map names: configuration changes, then one per queue (blk 1, net 3).
+    for (path, vectors) in [("/pcie@10000000/00:01.0/01:00.0/virtio-blk", 2), ("/pcie@10000000/00:02.0/virtio-net", 4)] {
         let device = devices.get(path).ok_or_else(|| fail(format!("no device {path}")))?;
-        if device["interrupts"][0]["intid"].as_u64() != Some(intid) {
-            return Err(fail(format!("{path}: interrupts {}, expected INTID {intid}", device["interrupts"])));
+        let interrupts = device["interrupts"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let from_v2m = interrupts.iter().all(|irq| irq["controller"] == "/intc@8000000/v2m@8020000");
+        if interrupts.len() != vectors || !from_v2m || !interrupts[0]["label"].as_str().is_some_and(|l| l.ends_with(" config")) {
+            return Err(fail(format!("{path}: interrupts {}, expected {vectors} MSIs of the GICv2m frame", device["interrupts"])));
         }
     }
     let blk = devices["/pcie@10000000/00:01.0/01:00.0"];
@@ -204,7 +208,8 @@ fn shell_commands(board: &Board, image: &Path) -> XtaskResult {
 
 
 /// A PC board (no device tree) with its default virtio-*-pci devices: the PCI bus lists the host
-/// bridge and every function, and the same virtio drivers as on QEMU virt bind below virtio-pci.
+/// bridge and every function, and the same virtio drivers as on QEMU virt bind below virtio-pci,
+/// interrupting through MSI-X.
 fn pc_pci_tree(board: &Board, image: &Path) -> XtaskResult {
     let options = Options::with_default_devices(board)?;
     let outputs = boot_and_run(board, image, &options, &["lsdev", "lsdev --json"], &format!("lsdev-{}", board.name))?;
@@ -226,6 +231,11 @@ fn pc_pci_tree(board: &Board, image: &Path) -> XtaskResult {
         let child = devices.values().find(|d| d["parent"] == function["path"]).ok_or_else(|| fail(format!("{path} has no virtio device")))?;
         if child["outcome"] != "bound" {
             return Err(fail(format!("{}: {} ({})", child["path"], child["outcome"], child["reason"])));
+        }
+        // MSI-X from the local APIC: configuration changes plus at least one for the queues.
+        let interrupts = child["interrupts"].as_array().map(Vec::as_slice).unwrap_or_default();
+        if interrupts.len() < 2 || interrupts.iter().any(|irq| irq["controller"] != "lapic") {
+            return Err(fail(format!("{}: interrupts {}, expected MSI-X vectors", child["path"], child["interrupts"])));
         }
         bound.push(child["driver"].as_str().unwrap_or("?").to_string());
     }

@@ -1,8 +1,11 @@
 //! The virtio-pci bus driver (virtio 1.2, section 4.1): binds PCI functions 1af4:1000-107f,
-//! finds the modern interface through the vendor capabilities, and creates the child virtio
-//! device with a [`VirtioDevice`] holding its [`PciTransport`] as `bus_data`.
+//! finds the modern interface through the vendor capabilities, turns MSI-X on when the
+//! platform has an MSI controller for the function, and creates the child virtio device with a
+//! [`VirtioDevice`] holding its [`PciTransport`] as `bus_data`. The child raises the
+//! function's MSI-X vectors (configuration changes, then queues), else its INTx.
 
 mod capabilities;
+mod msix;
 mod transport;
 
 use alloc::boxed::Box;
@@ -12,7 +15,7 @@ use bus_pci::PciFunction;
 use registry::{Match, ProbeContext, ProbeError};
 
 use crate::VirtioDevice;
-pub use transport::PciTransport;
+pub use transport::{MsixRouting, PciTransport};
 
 /// Red Hat's vendor ID, under which every virtio device is registered.
 const VIRTIO_VENDOR: u16 = 0x1af4;
@@ -37,18 +40,31 @@ fn virtio_device_id(function: &PciFunction) -> u32 {
 }
 
 fn probe(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
-    let function = ctx
-        .take_bus_data::<PciFunction>()
-        .ok_or_else(|| ProbeError::failed("no PCI function handle from the PCI bus"))?;
-    let device_id = virtio_device_id(&function);
+    let platform = ctx.platform;
+    let function = ctx.bus_data::<PciFunction>().ok_or_else(|| ProbeError::failed("no PCI function handle from the PCI bus"))?;
+    let device_id = virtio_device_id(function);
     if device_id == 0 {
         return Err(ProbeError::failed("virtio device ID 0 (reserved)"));
     }
-    let transport = PciTransport::new(&function, device_id, ctx.platform).map_err(ProbeError::failed)?;
-    // Memory decoding for the capability BARs, bus mastering for the rings.
+    let mut transport = PciTransport::new(function, device_id, platform).map_err(ProbeError::failed)?;
+    // Memory decoding for the capability BARs (and the MSI-X table), bus mastering for the
+    // rings (and the messages).
     function.enable(true);
+    let vectors = msix::allocate(ctx, &transport)?;
+    let function = ctx.take_bus_data::<PciFunction>().ok_or_else(|| ProbeError::failed("no PCI function handle"))?;
+    let irqs = match vectors {
+        msix::Vectors::Messages { table, vectors } => {
+            let irqs = msix::enable(&function, &mut transport, &table, vectors);
+            ctx.set_info("interrupts", format!("MSI-X, {} vectors", irqs.len()));
+            irqs
+        }
+        msix::Vectors::Line(why) => {
+            ctx.set_info("interrupts", format!("INTx ({why})"));
+            ctx.device.irqs.clone()
+        }
+    };
     ctx.set_info("transport", format!("virtio-pci modern, notify multiplier {}", transport.notify_multiplier()));
     let device = VirtioDevice { transport: Box::new(transport) };
-    ctx.add_child(device.into_child(ctx.device.irqs.clone()));
+    ctx.add_child(device.into_child(irqs));
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The modern virtio-pci transport (spec 4.1.4): common configuration, notifications at
 //! `notify base + queue_notify_off * multiplier`, the ISR byte, and device configuration, each
-//! in its own bounds-checked window.
+//! in its own bounds-checked window; with MSI-X, the vector of configuration changes and of
+//! each queue (spec 4.1.4.3, 4.1.5.1.2).
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -10,6 +11,7 @@ use registry::mmio::MmioWindow;
 use registry::Platform;
 
 use super::capabilities::{self, Located, COMMON_CFG, DEVICE_CFG, ISR_CFG, NOTIFY_CFG};
+use crate::status::DRIVER_OK;
 use crate::{check_config_access, InterruptStatus, QueueAddresses, Transport, VirtioError};
 
 // `struct virtio_pci_common_cfg` (spec 4.1.4.3).
@@ -17,11 +19,13 @@ const DEVICE_FEATURE_SELECT: usize = 0x00;
 const DEVICE_FEATURE: usize = 0x04;
 const DRIVER_FEATURE_SELECT: usize = 0x08;
 const DRIVER_FEATURE: usize = 0x0c;
+const CONFIG_MSIX_VECTOR: usize = 0x10;
 const NUM_QUEUES: usize = 0x12;
 const DEVICE_STATUS: usize = 0x14;
 const CONFIG_GENERATION: usize = 0x15;
 const QUEUE_SELECT: usize = 0x16;
 const QUEUE_SIZE: usize = 0x18;
+const QUEUE_MSIX_VECTOR: usize = 0x1a;
 const QUEUE_ENABLE: usize = 0x1c;
 const QUEUE_NOTIFY_OFF: usize = 0x1e;
 const QUEUE_DESC: usize = 0x20;
@@ -29,6 +33,22 @@ const QUEUE_DRIVER: usize = 0x28;
 const QUEUE_DEVICE: usize = 0x30;
 /// Every field up to `queue_device`; later fields are optional.
 const COMMON_CFG_MIN: u64 = 0x38;
+
+/// Which MSI-X vector signals what: vector 0 configuration changes, the queues share the
+/// vectors from 1 on round robin (one each when there are enough).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MsixRouting {
+    /// Vectors for queues (at least 1).
+    pub queue_vectors: u16,
+}
+
+impl MsixRouting {
+    pub const CONFIG_VECTOR: u16 = 0;
+
+    pub fn queue_vector(&self, queue: u16) -> u16 {
+        1 + queue % self.queue_vectors.max(1)
+    }
+}
 
 /// A virtio-pci function's modern interface.
 #[derive(Debug)]
@@ -42,6 +62,8 @@ pub struct PciTransport {
     device: Option<MmioWindow>,
     /// Where each enabled queue's doorbell is in the notify window.
     doorbells: Vec<(u16, usize)>,
+    /// Set once MSI-X is on for the function: the device is then told its vectors.
+    msix: Option<MsixRouting>,
 }
 
 fn map(platform: &dyn Platform, located: Located) -> Result<MmioWindow, VirtioError> {
@@ -67,11 +89,34 @@ impl PciTransport {
             isr: map(platform, isr)?,
             device: device.map(|d| map(platform, d)).transpose()?,
             doorbells: Vec::new(),
+            msix: None,
         })
     }
 
     pub fn notify_multiplier(&self) -> u32 {
         self.notify_multiplier
+    }
+
+    /// How many queues the device has.
+    pub fn num_queues(&self) -> Result<u16, VirtioError> {
+        Ok(self.common.read16(NUM_QUEUES)?)
+    }
+
+    /// From now on, queues and configuration changes are given the vectors of `routing` as
+    /// they are set up (the device forgets them on reset). Call once MSI-X is enabled: the
+    /// device only takes vectors then.
+    pub fn use_msix(&mut self, routing: MsixRouting) {
+        self.msix = Some(routing);
+    }
+
+    /// Writes a vector register and checks that the device took the vector (one it could not
+    /// take reads back as NO_VECTOR, 0xffff).
+    fn set_vector(&self, register: usize, vector: u16, queue: Option<u16>) -> Result<(), VirtioError> {
+        self.common.write16(register, vector)?;
+        match self.common.read16(register)? {
+            read if read == vector => Ok(()),
+            _ => Err(VirtioError::VectorRefused { queue, vector }),
+        }
     }
 
     fn select_queue(&self, index: u16) -> Result<bool, VirtioError> {
@@ -131,6 +176,10 @@ impl Transport for PciTransport {
             // A reset forgets every queue's setup.
             self.doorbells.clear();
         }
+        if self.msix.is_some() && status & DRIVER_OK != 0 {
+            // Configuration changes may be signalled from DRIVER_OK on.
+            self.set_vector(CONFIG_MSIX_VECTOR, MsixRouting::CONFIG_VECTOR, None)?;
+        }
         Ok(self.common.write8(DEVICE_STATUS, status)?)
     }
 
@@ -159,6 +208,9 @@ impl Transport for PciTransport {
         self.write64(QUEUE_DESC, rings.desc)?;
         self.write64(QUEUE_DRIVER, rings.driver)?;
         self.write64(QUEUE_DEVICE, rings.device)?;
+        if let Some(routing) = self.msix {
+            self.set_vector(QUEUE_MSIX_VECTOR, routing.queue_vector(index), Some(index))?;
+        }
         self.common.write16(QUEUE_ENABLE, 1)?;
         self.doorbells.retain(|&(queue, _)| queue != index);
         self.doorbells.push((index, doorbell));
@@ -204,6 +256,10 @@ impl Transport for PciTransport {
 
     fn interrupt_status(&self) -> Box<dyn InterruptStatus> {
         Box::new(IsrStatus(self.isr.alias()))
+    }
+
+    fn message_signalled(&self) -> bool {
+        self.msix.is_some()
     }
 }
 

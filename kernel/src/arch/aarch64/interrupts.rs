@@ -3,25 +3,46 @@
 //! mask; and an idle wait (`wfi`) bounded by the virtual timer.
 
 use alloc::format;
+use alloc::vec::Vec;
 use core::arch::asm;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use arm_gic::Line;
-use registry::{Irq, IrqError};
+use registry::{Irq, IrqError, MsiSource, MsiVector};
 
 use super::timer;
 
 /// Set once the CPU takes interrupts (the first line was enabled).
 static STARTED: AtomicBool = AtomicBool::new(false);
 
-/// The GIC line `irq` names: not ready until the GIC is bound; lines of another controller
-/// (one the kernel has no driver for) are unsupported, so their devices poll.
+/// The GIC line `irq` names (a wired line, or a message of one of the GIC's MSI controllers):
+/// not ready until the GIC is bound; lines of another controller (one the kernel has no
+/// driver for) are unsupported, so their devices poll.
 pub fn line(irq: &Irq) -> Result<Line, IrqError> {
     let gic = arm_gic::system().ok_or_else(|| IrqError::ControllerNotReady(irq.controller.clone()))?;
-    if irq.controller != gic.path() {
+    if irq.controller != gic.path() && arm_gic::msi::controller(&irq.controller).is_none() {
         return Err(IrqError::Unsupported);
     }
     gic.line(irq)
+}
+
+/// `count` message-signalled interrupts from the GIC MSI controller (GICv2m frame, ITS)
+/// `source` names. The GIC's MSI controllers are its device-tree children, bound right after
+/// it; a controller the kernel has no driver for leaves the device on its line.
+pub fn alloc_msi(source: &MsiSource, count: usize) -> Result<Vec<MsiVector>, IrqError> {
+    let Some(path) = &source.controller else { return Err(IrqError::Unsupported) };
+    if arm_gic::system().is_none() {
+        return Err(IrqError::ControllerNotReady(path.clone()));
+    }
+    let controller = arm_gic::msi::controller(path).ok_or(IrqError::Unsupported)?;
+    controller.allocate(source.device_id, count)
+}
+
+/// Gives back an interrupt [`alloc_msi`] handed out.
+pub fn free_msi(source: &MsiSource, irq: &Irq) {
+    if let Some(controller) = source.controller.as_deref().and_then(arm_gic::msi::controller) {
+        controller.free(source.device_id, irq);
+    }
 }
 
 /// Programs and enables `line` at the GIC.

@@ -4,16 +4,20 @@
 //! charge are masked for good.
 //!
 //! Vectors: 0-31 are the exceptions (exceptions.rs); I/O APIC input n interrupts at 32 + n;
-//! then come the local APIC timer and the spurious vector. The controllers are set up when the
+//! then come the local APIC timer, the vectors handed out for message-signalled interrupts
+//! (a PCI function's MSI-X messages go straight to the local APIC: address 0xfee0_0000 with
+//! the APIC ID, data the vector), and the spurious vector. The controllers are set up when the
 //! first line is asked for (the console is up by then to say if that fails: the drivers then
 //! poll); the CPU takes interrupts from [`start`] on.
 
 use alloc::string::String;
+use alloc::vec::Vec;
 use alloc::{format, vec};
 use core::arch::{asm, global_asm};
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use registry::{Irq, IrqError};
+use registry::msi::VectorPool;
+use registry::{Irq, IrqError, MsiMessage, MsiSource, MsiVector};
 
 use super::ioapic::{self, IoApic, Trigger};
 use super::{apic, paging, port};
@@ -35,9 +39,19 @@ const FIRST_DEVICE_VECTOR: u8 = 32;
 /// I/O APIC inputs with a vector: QEMU's I/O APIC has 24.
 const DEVICE_VECTORS: u8 = 24;
 const TIMER_VECTOR: u8 = FIRST_DEVICE_VECTOR + DEVICE_VECTORS;
+/// Vectors handed out for message-signalled interrupts. The platform's handler table keys them
+/// by vector, which no I/O APIC input (0-23) is.
+const MSI_VECTORS: core::ops::Range<u8> = 64..SPURIOUS_VECTOR;
+/// The controller name of the MSIs handed out here: the platform's own (`MsiSource` without
+/// a controller).
+const MSI_CONTROLLER: &str = "lapic";
+/// An MSI's address: the local APICs' window, destination APIC ID in bits 12-19 (physical
+/// destination mode, no redirection); its data is the vector (fixed delivery, edge).
+const MSI_ADDRESS: u64 = 0xfee0_0000;
+const MSI_DESTINATION_SHIFT: u32 = 12;
 /// The local APIC's spurious vector, with the low four bits set as the P6 family requires; the
 /// last vector with an entry.
-pub(super) const SPURIOUS_VECTOR: u8 = 63;
+pub(super) const SPURIOUS_VECTOR: u8 = 127;
 /// The entries below: one per vector from the first device vector to the spurious vector,
 /// each at a multiple of ENTRY_SIZE.
 const ENTRY_SIZE: usize = 16;
@@ -48,12 +62,14 @@ const PIC_SLAVE_MASK: u16 = 0xa1;
 
 const RFLAGS_INTERRUPTS_ENABLED: u64 = 1 << 9;
 
-/// A line of the I/O APIC.
+/// A line of the I/O APIC, or an MSI vector.
 #[derive(Clone, Copy, Debug)]
 pub struct Line {
-    /// The I/O APIC input (the ACPI GSI): the key of the platform's handler table.
+    /// The I/O APIC input (the ACPI GSI), or the MSI's vector: the key of the platform's
+    /// handler table.
     pub intid: u32,
-    trigger: Trigger,
+    /// `None` for an MSI, which has nothing to route.
+    trigger: Option<Trigger>,
 }
 
 /// The I/O APIC, once the interrupt controllers are set up; why not if they cannot be.
@@ -62,20 +78,28 @@ static CONTROLLERS: spin::Once<Result<IoApic, &'static str>> = spin::Once::new()
 /// Set once the CPU takes interrupts.
 static STARTED: AtomicBool = AtomicBool::new(false);
 
+/// The MSI vectors not handed out.
+static MSI_POOL: spin::Lazy<VectorPool> = spin::Lazy::new(|| VectorPool::new(MSI_VECTORS.start.into()..MSI_VECTORS.end.into()));
+
 /// ISA IRQ `number` of a device the kernel knows from its board file (the console's UART).
 pub fn isa_irq(number: u8) -> Irq {
     let number = u32::from(number);
     Irq { controller: String::from(ISA_CONTROLLER), cells: vec![number], number: Some(number), label: format!("IRQ {number}") }
 }
 
-/// The I/O APIC line a PC's PCI INTx or ISA IRQ `irq` arrives at. Lines of other controllers
-/// are unsupported (their devices poll), as is every line when the controllers cannot be set up.
+/// The I/O APIC line a PC's PCI INTx or ISA IRQ `irq` arrives at, or the MSI vector
+/// [`alloc_msi`] handed out. Lines of other controllers are unsupported (their devices poll),
+/// as is every line when the controllers cannot be set up.
 pub fn line(irq: &Irq) -> Result<Line, IrqError> {
     let (isa_irq, trigger) = match (irq.controller.as_str(), irq.cells.as_slice()) {
+        (MSI_CONTROLLER, &[vector]) if MSI_VECTORS.contains(&(vector as u8)) && vector < 256 => {
+            io_apic().ok_or(IrqError::Unsupported)?;
+            return Ok(Line { intid: vector, trigger: None });
+        }
         (PCI_INTX_CONTROLLER, &[_pin, isa_irq]) => (isa_irq, Trigger::LevelHigh),
         (ISA_CONTROLLER, &[isa_irq]) => (isa_irq, Trigger::EdgeHigh),
-        (PCI_INTX_CONTROLLER | ISA_CONTROLLER, _) => {
-            return Err(IrqError::Invalid(format!("{}: cells {:?} are no ISA IRQ", irq.label, irq.cells)))
+        (PCI_INTX_CONTROLLER | ISA_CONTROLLER | MSI_CONTROLLER, _) => {
+            return Err(IrqError::Invalid(format!("{}: cells {:?} name no line of {}", irq.label, irq.cells, irq.controller)))
         }
         _ => return Err(IrqError::Unsupported),
     };
@@ -83,18 +107,46 @@ pub fn line(irq: &Irq) -> Result<Line, IrqError> {
     if !ISA_IRQS.contains(&isa_irq) || isa_irq >= io_apic.inputs().min(u32::from(DEVICE_VECTORS)) {
         return Err(IrqError::Invalid(format!("{}: IRQ {isa_irq} is no I/O APIC input the kernel routes", irq.label)));
     }
-    Ok(Line { intid: isa_irq, trigger })
+    Ok(Line { intid: isa_irq, trigger: Some(trigger) })
 }
 
-/// Routes `line` to its vector on this CPU, unmasked.
+/// Routes `line` to its vector on this CPU, unmasked. An MSI needs nothing: the device's
+/// MSI-X entry is its mask.
 pub fn enable(line: Line) -> Result<(), IrqError> {
+    let Some(trigger) = line.trigger else { return Ok(()) };
     let io_apic = io_apic().ok_or(IrqError::Unsupported)?;
     let vector = FIRST_DEVICE_VECTOR + line.intid as u8;
-    without(|| io_apic.route(line.intid, vector, line.trigger, apic::id()));
+    without(|| io_apic.route(line.intid, vector, trigger, apic::id()));
     Ok(())
 }
 
-/// Masks I/O APIC input `intid`; callable from the interrupt path.
+/// `count` MSI vectors for the platform's own controller (`source` names none), each with
+/// the message that raises it on this CPU.
+pub fn alloc_msi(source: &MsiSource, count: usize) -> Result<Vec<MsiVector>, IrqError> {
+    if let Some(controller) = &source.controller {
+        return Err(IrqError::Invalid(format!("no MSI controller {controller} on a PC")));
+    }
+    io_apic().ok_or(IrqError::Unsupported)?;
+    let vectors = MSI_POOL.take(count).ok_or_else(|| IrqError::Invalid(format!("fewer than {count} MSI vectors free")))?;
+    let address = MSI_ADDRESS | u64::from(apic::id()) << MSI_DESTINATION_SHIFT;
+    Ok(vectors
+        .into_iter()
+        .map(|vector| MsiVector {
+            irq: Irq { controller: String::from(MSI_CONTROLLER), cells: vec![vector], number: Some(vector), label: format!("MSI {vector}") },
+            message: MsiMessage { address, data: vector },
+        })
+        .collect())
+}
+
+/// Gives back a vector [`alloc_msi`] handed out.
+pub fn free_msi(_source: &MsiSource, irq: &Irq) {
+    if let (MSI_CONTROLLER, &[vector]) = (irq.controller.as_str(), irq.cells.as_slice()) {
+        MSI_POOL.give_back(vector);
+    }
+}
+
+/// Masks I/O APIC input `intid`; callable from the interrupt path. An MSI vector cannot be
+/// masked here (its mask is in the device): the handler table drops it instead.
 pub fn disable(intid: u32) {
     if let Some(io_apic) = io_apic().filter(|io_apic| intid < io_apic.inputs()) {
         without(|| io_apic.mask(intid));
@@ -232,7 +284,7 @@ extern "C" {
 
 /// The entry of `vector`, if the APICs deliver it: the IDT gate's target.
 pub(super) fn entry(vector: u8) -> Option<u64> {
-    let device = (FIRST_DEVICE_VECTOR..TIMER_VECTOR).contains(&vector);
+    let device = (FIRST_DEVICE_VECTOR..TIMER_VECTOR).contains(&vector) || MSI_VECTORS.contains(&vector);
     let delivered = device || vector == TIMER_VECTOR || vector == SPURIOUS_VECTOR;
     let first = core::ptr::addr_of!(interrupt_entries) as u64;
     delivered.then(|| first + (ENTRY_SIZE * usize::from(vector - FIRST_DEVICE_VECTOR)) as u64)
@@ -245,6 +297,7 @@ extern "C" fn take_interrupt(vector: u64) {
     match vector as u8 {
         SPURIOUS_VECTOR => return,
         TIMER_VECTOR => {}
+        msi if MSI_VECTORS.contains(&msi) => crate::platform::dispatch_interrupt(u32::from(msi)),
         device => crate::platform::dispatch_interrupt(u32::from(device - FIRST_DEVICE_VECTOR)),
     }
     apic::end_of_interrupt();
