@@ -121,6 +121,8 @@ impl Its {
         let rd = gic.redistributor().ok_or_else(|| GicError::Its("an ITS needs a GICv3".into()))?;
         let target = if typer.pta { RdBase::Physical(rd.phys()) } else { RdBase::ProcessorNumber(rd.processor_number()?) };
         quiesce(&regs, platform)?;
+        // A disabled ITS reads none of its tables or queue: on an error before it is enabled
+        // they are simply freed.
         let tables = tables::set_up(&regs, platform, &typer)?;
         let mut queue = CommandQueue::new(platform, QUEUE_PAGES)?;
         queue.program(&regs)?;
