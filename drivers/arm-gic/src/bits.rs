@@ -1,7 +1,7 @@
 //! The three shapes of per-interrupt register arrays, shared by the distributor (shared
 //! peripheral interrupts) and the GICv3 redistributor's SGI frame (private interrupts): one bit,
-//! two bits or one byte per INTID, packed into 32-bit registers from a base offset; and the
-//! bounded wait for a status bit to clear.
+//! two bits or one byte per INTID, packed into 32-bit registers from a base offset; 64-bit
+//! registers as two halves; and bounded waits on a register.
 
 use registry::mmio::{MmioWindow, OutOfWindow};
 use registry::wait::poll_until;
@@ -9,8 +9,9 @@ use registry::Platform;
 
 use crate::GicError;
 
-/// How long a register write or a redistributor wake-up may take: microseconds on hardware.
-const WAIT_TIMEOUT_NS: u64 = 100_000_000;
+/// How long a register write, a redistributor wake-up or an ITS command may take: microseconds
+/// on hardware.
+pub(crate) const WAIT_TIMEOUT_NS: u64 = 100_000_000;
 
 /// Sets the bit of `intid` in a write-1-to-act array (ISENABLER, ICENABLER, ...): the other
 /// bits are written 0, which changes nothing, so no read is needed and no race is possible.
@@ -41,6 +42,20 @@ pub(crate) fn write_pair(regs: &MmioWindow, array: usize, intid: u32, value: u32
     regs.write32(at, word | (value & 0b11) << shift)
 }
 
+/// Reads a 64-bit register as two 32-bit halves, low first: GICv3 allows 32-bit accesses to
+/// either half of its 64-bit registers, and the window has no 64-bit access.
+pub(crate) fn read64(regs: &MmioWindow, offset: usize) -> Result<u64, OutOfWindow> {
+    let low = regs.read32(offset)?;
+    Ok(u64::from(regs.read32(offset + 4)?) << 32 | u64::from(low))
+}
+
+/// Writes a 64-bit register as two 32-bit halves, low first, so that a Valid bit in the high
+/// half (GITS_BASER, GITS_CBASER) is set after the address it validates.
+pub(crate) fn write64(regs: &MmioWindow, offset: usize, value: u64) -> Result<(), OutOfWindow> {
+    regs.write32(offset, value as u32)?;
+    regs.write32(offset + 4, (value >> 32) as u32)
+}
+
 /// Polls until the `mask` bits of the register at `offset` read 0 (a write-pending or
 /// asleep flag), bounded by [`WAIT_TIMEOUT_NS`].
 pub(crate) fn wait_clear(
@@ -50,16 +65,29 @@ pub(crate) fn wait_clear(
     platform: &dyn Platform,
     what: &'static str,
 ) -> Result<(), GicError> {
-    let mut failed = None;
+    wait_register(regs, offset, platform, what, |value| value & mask == 0).map(drop)
+}
+
+/// Polls the register at `offset` until `done` accepts its value, bounded by
+/// [`WAIT_TIMEOUT_NS`]; returns that value.
+pub(crate) fn wait_register(
+    regs: &MmioWindow,
+    offset: usize,
+    platform: &dyn Platform,
+    what: &'static str,
+    mut done: impl FnMut(u32) -> bool,
+) -> Result<u32, GicError> {
+    let mut outcome = Ok(0);
     let waited = poll_until(platform, WAIT_TIMEOUT_NS, what, || match regs.read32(offset) {
-        Ok(value) => value & mask == 0,
+        Ok(value) => {
+            outcome = Ok(value);
+            done(value)
+        }
         Err(error) => {
-            failed = Some(error);
+            outcome = Err(error);
             true
         }
     });
-    match failed {
-        Some(error) => Err(error.into()),
-        None => Ok(waited?),
-    }
+    waited?;
+    Ok(outcome?)
 }

@@ -28,6 +28,10 @@ const CTLR_V2_ENABLE: u32 = 1;
 const CTLR_V3_ENABLE: u32 = 1 << 0 | 1 << 1 | 1 << 4;
 /// GICv3: a write to CTLR or to an enable is still being applied.
 const CTLR_RWP: u32 = 1 << 31;
+/// GICv3 TYPER: the GIC supports LPIs.
+const TYPER_LPIS: u32 = 1 << 17;
+/// GICv3 TYPER: IDbits, the number of INTID bits the GIC takes, minus one.
+const TYPER_ID_BITS_SHIFT: u32 = 19;
 /// ICFGR: the second bit of a line's pair selects edge triggering.
 const EDGE: u32 = 0b10;
 
@@ -59,6 +63,12 @@ impl Distributor {
     /// How many INTIDs the distributor has (SGIs and PPIs included).
     pub(crate) fn lines(&self) -> u32 {
         self.lines
+    }
+
+    /// GICv3: how many INTID bits the GIC takes, if it supports LPIs.
+    pub(crate) fn lpi_id_bits(&self) -> Result<Option<u32>, OutOfWindow> {
+        let typer = self.regs.read32(TYPER)?;
+        Ok((typer & TYPER_LPIS != 0).then_some((typer >> TYPER_ID_BITS_SHIFT & 0x1f) + 1))
     }
 
     /// The window, for the GICv2 CPU's banked private-interrupt registers.

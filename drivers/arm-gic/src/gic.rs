@@ -2,14 +2,21 @@
 
 use alloc::format;
 use alloc::string::String;
+use core::ops::{Range, RangeInclusive};
 
 use registry::mmio::MmioWindow;
 use registry::{Irq, IrqError, Platform};
+use spin::Once;
 
 use crate::distributor::{self, Distributor, Target};
 use crate::line::{FIRST_SPECIAL, FIRST_SPI};
+use crate::lpi::{Lpis, FIRST_LPI};
 use crate::v3::{self, IccAccess, IccRegister, Redistributor};
 use crate::{msi, v2, GicError, Line, Trigger};
+
+/// The INTIDs an acknowledge returns to say there is nothing (more) to take (1023: none
+/// pending); below are SGIs, PPIs and SPIs, from 8192 LPIs.
+const SPECIAL: RangeInclusive<u32> = FIRST_SPECIAL..=1023;
 
 /// A GIC with its distributor and the boot CPU's interface up, every line disabled until
 /// [`enable`](Self::enable)d. All methods take `&self`: the registers are the state, and the
@@ -19,6 +26,8 @@ pub struct Gic {
     path: String,
     distributor: Distributor,
     cpu: Cpu,
+    /// GICv3: the LPI tables at the boot CPU's redistributor, once an ITS set them up.
+    lpis: Once<Lpis>,
 }
 
 enum Cpu {
@@ -49,7 +58,7 @@ impl Gic {
         distributor::quiesce_private(distributor.regs(), 0)?;
         let targets = distributor.this_cpu_mask()?;
         let interface = v2::CpuInterface::init(gicc)?;
-        Ok(Gic { path: path.into(), distributor, cpu: Cpu::V2 { interface, targets } })
+        Ok(Gic { path: path.into(), distributor, cpu: Cpu::V2 { interface, targets }, lpis: Once::new() })
     }
 
     /// Brings up a GICv3: distributor `gicd`, the redistributor of the CPU with `mpidr` in
@@ -68,7 +77,7 @@ impl Gic {
         redistributor.init(platform)?;
         v3::init_cpu_interface(icc)?;
         let affinity = v3::router_affinity(mpidr);
-        Ok(Gic { path: path.into(), distributor, cpu: Cpu::V3 { redistributor, icc, affinity } })
+        Ok(Gic { path: path.into(), distributor, cpu: Cpu::V3 { redistributor, icc, affinity }, lpis: Once::new() })
     }
 
     pub fn path(&self) -> &str {
@@ -83,9 +92,33 @@ impl Gic {
         }
     }
 
-    /// How many INTIDs the GIC has, SGIs and PPIs included.
+    /// How many INTIDs the GIC has below the LPIs, SGIs and PPIs included.
     pub fn lines(&self) -> u32 {
         self.distributor.lines()
+    }
+
+    /// The LPIs the GIC hands out (through its ITS), once an ITS set them up.
+    pub fn lpis(&self) -> Option<Range<u32>> {
+        self.lpis.get().map(Lpis::handed_out)
+    }
+
+    /// GICv3: sets the LPI tables up at the boot CPU's redistributor, the first time.
+    pub(crate) fn enable_lpis(&self, platform: &'static dyn Platform) -> Result<&Lpis, GicError> {
+        let rd = self.redistributor().ok_or_else(|| GicError::NoLpis("a GICv2 has none".into()))?;
+        self.lpis.try_call_once(|| Lpis::set_up(&self.distributor, rd, platform))
+    }
+
+    /// GICv3: the boot CPU's redistributor.
+    pub(crate) fn redistributor(&self) -> Option<&Redistributor> {
+        match &self.cpu {
+            Cpu::V3 { redistributor, .. } => Some(redistributor),
+            Cpu::V2 { .. } => None,
+        }
+    }
+
+    /// The LPI tables and the redistributor that reads them, if LPIs are on.
+    fn lpi_tables(&self) -> Option<(&Lpis, &Redistributor)> {
+        Some((self.lpis.get()?, self.redistributor()?))
     }
 
     /// The line `irq` names, if it belongs to this GIC and the GIC can signal it.
@@ -107,6 +140,13 @@ impl Gic {
     }
 
     fn check(&self, intid: u32) -> Result<(), GicError> {
+        if intid >= FIRST_LPI {
+            let handed_out = self.lpis().unwrap_or(FIRST_LPI..FIRST_LPI);
+            return match handed_out.contains(&intid) {
+                true => Ok(()),
+                false => Err(GicError::NoSuchLpi { intid, handed_out }),
+            };
+        }
         match intid < self.lines() {
             true => Ok(()),
             false => Err(GicError::NoSuchLine { intid, lines: self.lines() }),
@@ -114,9 +154,13 @@ impl Gic {
     }
 
     /// Programs `line` (priority; an SPI's trigger and its route to the boot CPU) and
-    /// enables it.
+    /// enables it. An LPI's configuration byte gets the priority and the enable bit, and the
+    /// redistributor is told (through the ITS: this waits for its command queue).
     pub fn enable(&self, line: Line) -> Result<(), GicError> {
         self.check(line.intid)?;
+        if let (FIRST_LPI.., Some((lpis, rd))) = (line.intid, self.lpi_tables()) {
+            return lpis.set_enabled(line.intid, true, rd);
+        }
         match &self.cpu {
             _ if line.intid >= FIRST_SPI => {
                 let target = match self.cpu {
@@ -131,9 +175,16 @@ impl Gic {
         Ok(())
     }
 
-    /// Disables line `intid`; callable from the interrupt path (a single register write).
+    /// Disables line `intid`; callable from the interrupt path, as it takes no lock: a single
+    /// register write, or for an LPI its enable bit cleared and the redistributor told. That
+    /// goes through the ITS's command queue, which the interrupted thread may hold: then the
+    /// thread tells the redistributor as it lets go of the queue, and until then the LPI may
+    /// still be signalled.
     pub fn disable(&self, intid: u32) -> Result<(), GicError> {
         self.check(intid)?;
+        if let (FIRST_LPI.., Some((lpis, rd))) = (intid, self.lpi_tables()) {
+            return lpis.set_enabled(intid, false, rd);
+        }
         match &self.cpu {
             _ if intid >= FIRST_SPI => self.distributor.disable_spi(intid)?,
             Cpu::V2 { .. } => crate::bits::write_bit(self.distributor.regs(), distributor::ICENABLER, intid)?,
@@ -142,7 +193,8 @@ impl Gic {
         Ok(())
     }
 
-    /// Takes the most urgent pending interrupt, if any (a special INTID says none is).
+    /// Takes the most urgent pending interrupt, if any (a special INTID says none is). GICv3
+    /// INTIDs are 24 bits: LPIs (8192 and up) are taken like any other.
     pub fn acknowledge(&self) -> Option<Acknowledged> {
         let acknowledged = match &self.cpu {
             Cpu::V2 { interface, .. } => {
@@ -155,7 +207,7 @@ impl Gic {
                 Acknowledged { raw, intid: raw }
             }
         };
-        (acknowledged.intid < FIRST_SPECIAL).then_some(acknowledged)
+        (!SPECIAL.contains(&acknowledged.intid)).then_some(acknowledged)
     }
 
     /// Ends an interrupt [`acknowledge`](Self::acknowledge) returned: its line may signal again.

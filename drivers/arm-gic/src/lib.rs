@@ -10,17 +10,30 @@
 //! `system_registers()` on aarch64, a fake in tests.
 //!
 //! Only the boot CPU is served (the kernel runs on one CPU); GICv3 finds the boot CPU's
-//! redistributor in the first redistributor region. Message-signalled interrupts come through
-//! GICv2m frames ([`V2mFrame`]), bound from their own nodes and found through [`msi`].
+//! redistributor in the first redistributor region.
+//!
+//! Message-signalled interrupts go through [`msi`] controllers, bound from their own nodes:
+//! GICv2m frames ([`V2mFrame`]), which raise SPIs, and on a GICv3 the ITS (`arm,gic-v3-its`,
+//! [`its`]). The ITS's driver sets up LPIs at the boot CPU's redistributor (configuration and
+//! pending tables), gives the ITS its device and collection tables and command queue, and maps
+//! each device's events to LPIs (8192 and up) that it hands out with the doorbell message a
+//! device must write; [`Gic::enable`] and [`Gic::disable`] turn LPIs on and off through their
+//! configuration byte. One ITS per GIC is driven, every LPI goes to the boot CPU. The ITS's
+//! memory (tables, queue, LPI tables) is reached through bounds-checked accessors and cleaned
+//! to memory for a GIC that does not snoop caches.
 #![no_std]
 extern crate alloc;
 
 mod bits;
+mod cache;
 mod distributor;
+mod dma;
 mod driver;
 mod error;
 mod gic;
+pub mod its;
 mod line;
+mod lpi;
 pub mod msi;
 #[cfg(target_arch = "aarch64")]
 mod sysreg;
@@ -32,6 +45,7 @@ pub use driver::system;
 pub use error::GicError;
 pub use gic::{Acknowledged, Gic};
 pub use line::{Line, Trigger};
+pub use lpi::FIRST_LPI;
 #[cfg(target_arch = "aarch64")]
 pub use sysreg::{mpidr, system_registers};
 pub use v2m::V2mFrame;

@@ -11,7 +11,8 @@ use registry::Irq;
 pub const FIRST_SPI: u32 = 32;
 const FIRST_PPI: u32 = 16;
 const PPIS: u32 = 16;
-/// INTIDs from here on are special (1023: no interrupt pending).
+/// INTIDs 1020-1023 are special (1023: no interrupt pending); SPIs end below them. (GICv3's
+/// LPIs start at 8192: [`FIRST_LPI`](crate::FIRST_LPI).)
 pub const FIRST_SPECIAL: u32 = 1020;
 
 /// How a line signals.

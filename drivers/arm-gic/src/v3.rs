@@ -97,6 +97,22 @@ impl Redistributor {
         wait_clear(&self.regs, self.base + CTLR, CTLR_RWP, platform, "the GIC redistributor to apply a write")
     }
 
+    /// The window and the offset of the RD_base frame in it, for the LPI registers (lpi.rs).
+    pub(crate) fn rd_base(&self) -> (&MmioWindow, usize) {
+        (&self.regs, self.base)
+    }
+
+    /// The RD_base frame's physical address, by which an ITS with `GITS_TYPER.PTA` set names
+    /// the redistributor.
+    pub(crate) fn phys(&self) -> u64 {
+        self.regs.phys() + self.base as u64
+    }
+
+    /// `GICR_TYPER.Processor_Number`, by which an ITS without `PTA` names the redistributor.
+    pub(crate) fn processor_number(&self) -> Result<u16, OutOfWindow> {
+        Ok((self.regs.read32(self.base + TYPER)? >> 8) as u16)
+    }
+
     fn sgi_frame(&self) -> usize {
         self.base + FRAME
     }

@@ -165,6 +165,22 @@ fn gicv3_routes_spis_to_its_cpu_and_enables_ppis_in_the_redistributor() {
 }
 
 #[test]
+fn gicv3_acknowledges_lpis_and_stops_at_the_special_intids() {
+    let icc = FakeIcc::leaked(true);
+    let gic = gicv3(icc).0.unwrap();
+    icc.pending.lock().unwrap().extend([8192, 0xff_ffff, 1019, 1020]);
+    let lpi = gic.acknowledge().expect("an LPI is an interrupt");
+    gic.end_of_interrupt(lpi);
+    assert!(icc.writes.lock().unwrap().ends_with(&[(IccRegister::Eoir1, 8192)]));
+    let taken = [gic.acknowledge(), gic.acknowledge(), gic.acknowledge()].map(|a| a.map(|a| a.intid()));
+    assert_eq!(taken, [Some(0xff_ffff), Some(1019), None], "24-bit INTIDs; 1020 is special");
+    for special in [1021, 1022, 1023] {
+        icc.pending.lock().unwrap().push_back(special);
+        assert_eq!(gic.acknowledge(), None, "INTID {special}");
+    }
+}
+
+#[test]
 fn gicv3_failures_are_reported() {
     let (gic, _, _) = gicv3(FakeIcc::leaked(false));
     assert_eq!(gic.err(), Some(GicError::SystemRegistersDisabled));

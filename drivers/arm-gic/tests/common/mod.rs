@@ -1,6 +1,8 @@
 //! Register blocks in host memory, and a fake GICv3 CPU interface.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod fake_its;
+
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
