@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use boards::{Board, VirtioTransport};
 use virtio_blk::{human_size, pattern, SECTOR_SIZE};
 
-use super::interrupts::{interrupt_counts, with_console_driver};
+use super::interrupts::{expect_lpis, interrupt_counts, with_console_driver};
 use super::{any_board, boot_and_drive, has_device_tree, run_command, BootTest};
 use crate::qemu::{Options, Session};
 use crate::{fail, scratch_dir, XtaskResult};
@@ -35,6 +35,11 @@ pub const TESTS: &[BootTest] = &[
         name: "virtio-blk-pci on the PCIe host: host pattern checked, guest pattern on the image",
         applies: has_device_tree,
         run: |b, i| one_disk(b, i, "pci", VirtioTransport::Pci, false, &[]),
+    },
+    BootTest {
+        name: "virtio-blk-pci with a GICv3: MSI-X as LPIs through the ITS; host pattern checked, guest pattern on the image",
+        applies: has_device_tree,
+        run: |b, i| one_disk(b, i, "pci-its", VirtioTransport::Pci, false, &["-M", "gic-version=3"]),
     },
     BootTest {
         name: "virtio-blk-pci without MSI-X (vectors=0): completes on its INTx line",
@@ -221,6 +226,9 @@ fn one_disk(board: &Board, image: &Path, mode: &str, transport: VirtioTransport,
             // Every board has an MSI controller for its PCI functions: INTx only without MSI-X.
             let wanted = if extra.contains(&NO_MSIX) { "interrupts: INTx (no MSI-X capability)" } else { "interrupts: MSI-X, 2 vectors" };
             expect(session, "lsdev", wanted)?;
+            if extra.contains(&"gic-version=3") {
+                expect_lpis(session, "virtio-blk")?;
+            }
         }
         eprint!("{}", interrupt_counts(session)?.expect_more_than(&at_boot, &with_console_driver(board, "virtio-blk"))?);
         Ok(())

@@ -57,3 +57,19 @@ impl InterruptCounts {
         Ok(summary)
     }
 }
+
+/// Checks that the device `driver` bound interrupts through LPIs of the GICv3 ITS (MSI-X on
+/// QEMU virt with `gic-version=3`): every interrupt of it is an `LPI n` of the ITS node.
+pub fn expect_lpis(session: &mut Session, driver: &str) -> XtaskResult {
+    let json = parse_json_block(&run_command(session, "lsdev --json")?)?;
+    let devices = by_path(&json)?;
+    let device = devices.values().find(|d| d["driver"] == driver).ok_or_else(|| fail(format!("no device is bound by {driver}")))?;
+    let interrupts = device["interrupts"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let through_its = |irq: &serde_json::Value| {
+        irq["label"].as_str().is_some_and(|l| l.starts_with("LPI ")) && irq["controller"].as_str().is_some_and(|c| c.contains("/its@"))
+    };
+    if interrupts.len() < 2 || !interrupts.iter().all(through_its) {
+        return Err(fail(format!("{}: interrupts {}, expected MSI-X vectors as ITS LPIs", device["path"], device["interrupts"])));
+    }
+    Ok(())
+}

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use boards::Board;
 
-use super::interrupts::{interrupt_counts, with_console_driver};
+use super::interrupts::{expect_lpis, interrupt_counts, with_console_driver};
 use super::{boot_and_drive, has_device_tree, run_command, BootTest, PROMPT};
 use crate::qemu::Options;
 use crate::{fail, XtaskResult};
@@ -21,22 +21,27 @@ pub const TESTS: &[BootTest] = &[
     BootTest {
         name: "virtio-net over legacy virtio-mmio: DHCP, ping, TCP echo both ways",
         applies: has_device_tree,
-        run: |b, i| end_to_end(b, i, "legacy", false, None),
+        run: |b, i| end_to_end(b, i, "legacy", false, None, &[]),
     },
     BootTest {
         name: "virtio-net over modern virtio-mmio: DHCP, ping, TCP echo both ways",
         applies: has_device_tree,
-        run: |b, i| end_to_end(b, i, "modern", true, None),
+        run: |b, i| end_to_end(b, i, "modern", true, None, &[]),
     },
     BootTest {
         name: "virtio-net-pci on the PCIe host: DHCP, ping, TCP echo both ways",
         applies: has_device_tree,
-        run: |b, i| end_to_end(b, i, "pci", false, Some("pci")),
+        run: |b, i| end_to_end(b, i, "pci", false, Some("pci"), &[]),
+    },
+    BootTest {
+        name: "virtio-net-pci with a GICv3: MSI-X as LPIs through the ITS; DHCP, ping, TCP echo both ways",
+        applies: has_device_tree,
+        run: |b, i| end_to_end(b, i, "pci-its", false, Some("pci"), &["-M", "gic-version=3"]),
     },
     BootTest {
         name: "virtio-net-pci on a PC: DHCP, ping, TCP echo both ways",
         applies: |board| !has_device_tree(board),
-        run: |b, i| end_to_end(b, i, "pc", false, None),
+        run: |b, i| end_to_end(b, i, "pc", false, None, &[]),
     },
 ];
 
@@ -53,8 +58,8 @@ const TRANSFER_TIMEOUT: Duration = Duration::from_secs(300);
 const STALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Boots with one NIC, `virtio-net-SUFFIX` (the board's default transport unless `suffix` says),
-/// on virtio-mmio version 2 if `modern`, and runs every check.
-fn end_to_end(board: &Board, image: &Path, mode: &str, modern: bool, suffix: Option<&str>) -> XtaskResult {
+/// on virtio-mmio version 2 if `modern`, with `extra` QEMU arguments, and runs every check.
+fn end_to_end(board: &Board, image: &Path, mode: &str, modern: bool, suffix: Option<&str>, extra: &[&str]) -> XtaskResult {
     let forwarded = free_loopback_port()?;
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| fail(format!("cannot listen on loopback: {e}")))?;
     let listener_port = listener.local_addr().map_err(|e| fail(format!("listener address: {e}")))?.port();
@@ -66,6 +71,7 @@ fn end_to_end(board: &Board, image: &Path, mode: &str, modern: bool, suffix: Opt
     let nic = format!("virtio-net-{suffix},netdev=net0");
     let netdev = format!("user,id=net0,hostfwd=tcp:127.0.0.1:{forwarded}-:{GUEST_ECHO_PORT}");
     options.extra.extend(["-netdev".into(), netdev, "-device".into(), nic]);
+    options.extra.extend(extra.iter().map(|arg| arg.to_string()));
 
     boot_and_drive(board, image, &options, &format!("net-{mode}"), |session| {
         let at_boot = interrupt_counts(session)?;
@@ -103,6 +109,9 @@ fn end_to_end(board: &Board, image: &Path, mode: &str, modern: bool, suffix: Opt
             started.elapsed().as_secs_f64()
         );
         eprint!("{}", interrupt_counts(session)?.expect_more_than(&at_boot, &with_console_driver(board, "virtio-net"))?);
+        if extra.contains(&"gic-version=3") && suffix == "pci" {
+            expect_lpis(session, "virtio-net")?;
+        }
         Ok(())
     })
 }
