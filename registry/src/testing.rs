@@ -124,18 +124,7 @@ impl IrqHostPlatform {
 }
 
 impl Platform for IrqHostPlatform {
-    fn map_mmio(&self, region: MmioRegion) -> Result<NonNull<u8>, PlatformError> {
-        self.host.map_mmio(region)
-    }
-
-    fn dma_alloc(&self, size: usize, align: usize) -> Result<DmaRegion, PlatformError> {
-        self.host.dma_alloc(size, align)
-    }
-
-    unsafe fn dma_free(&self, region: DmaRegion) {
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { self.host.dma_free(region) }
-    }
+    crate::forward_platform_memory!(host);
 
     fn now_ns(&self) -> u64 {
         self.host.now_ns()
@@ -155,4 +144,25 @@ impl Platform for IrqHostPlatform {
         self.lines.lock().retain(|(line, _, installed)| !(*line == number && Arc::ptr_eq(installed, stats)));
         self.freed.lock().push(number);
     }
+}
+
+/// Inside `impl Platform for Wrapper { .. }`: forwards `map_mmio`, `dma_alloc` and `dma_free`
+/// to the platform in field `$inner` (a reference), for test platforms that change only the
+/// clock, interrupts or MSIs of the one they wrap.
+#[macro_export]
+macro_rules! forward_platform_memory {
+    ($inner:ident) => {
+        fn map_mmio(&self, region: $crate::MmioRegion) -> Result<core::ptr::NonNull<u8>, $crate::PlatformError> {
+            $crate::Platform::map_mmio(self.$inner, region)
+        }
+
+        fn dma_alloc(&self, size: usize, align: usize) -> Result<$crate::platform::DmaRegion, $crate::PlatformError> {
+            $crate::Platform::dma_alloc(self.$inner, size, align)
+        }
+
+        unsafe fn dma_free(&self, region: $crate::platform::DmaRegion) {
+            // SAFETY: forwarded with the caller's guarantees.
+            unsafe { $crate::Platform::dma_free(self.$inner, region) }
+        }
+    };
 }

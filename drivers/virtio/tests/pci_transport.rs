@@ -4,14 +4,12 @@
 
 mod common;
 
-use std::ptr::NonNull;
 use std::sync::Arc;
 
 use bus_pci::sim::{SimBar, SimBus, SimConfig, SimFunction};
 use bus_pci::{ConfigAccess, PcPciBus};
 use registry::mmio::MmioWindow;
-use registry::platform::DmaRegion;
-use registry::{DeviceState, Irq, IrqError, IrqHandler, IrqStats, MmioRegion, MsiMessage, MsiSource, MsiVector, Platform, PlatformError, Registry};
+use registry::{DeviceState, Irq, IrqError, IrqHandler, IrqStats, MmioRegion, MsiMessage, MsiSource, MsiVector, Platform, Registry};
 use virtio::sim::SimPlatform;
 use common::test_blk::QUEUE_SIZE;
 use virtio::{Buffer, VirtioError};
@@ -179,16 +177,7 @@ struct MsiPlatform {
 }
 
 impl Platform for MsiPlatform {
-    fn map_mmio(&self, region: MmioRegion) -> Result<NonNull<u8>, PlatformError> {
-        self.sim.map_mmio(region)
-    }
-    fn dma_alloc(&self, size: usize, align: usize) -> Result<DmaRegion, PlatformError> {
-        self.sim.dma_alloc(size, align)
-    }
-    unsafe fn dma_free(&self, region: DmaRegion) {
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { self.sim.dma_free(region) }
-    }
+    registry::forward_platform_memory!(sim);
     fn now_ns(&self) -> u64 {
         self.sim.now_ns()
     }

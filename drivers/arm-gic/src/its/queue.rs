@@ -119,12 +119,12 @@ mod tests {
 
     use alloc::boxed::Box;
     use alloc::vec::Vec;
-    use core::ptr::NonNull;
+    
     use std::sync::Mutex;
 
-    use registry::platform::DmaRegion;
+    
     use registry::testing::HostPlatform;
-    use registry::{MmioRegion, PlatformError};
+    use registry::MmioRegion;
 
     use super::*;
 
@@ -159,16 +159,7 @@ mod tests {
     }
 
     impl Platform for SlowIts {
-        fn map_mmio(&self, region: MmioRegion) -> Result<NonNull<u8>, PlatformError> {
-            self.host.map_mmio(region)
-        }
-        fn dma_alloc(&self, size: usize, align: usize) -> Result<DmaRegion, PlatformError> {
-            self.host.dma_alloc(size, align)
-        }
-        unsafe fn dma_free(&self, region: DmaRegion) {
-            // SAFETY: forwarded with the caller's guarantees.
-            unsafe { self.host.dma_free(region) }
-        }
+        registry::forward_platform_memory!(host);
         fn now_ns(&self) -> u64 {
             self.tick();
             self.host.now_ns()

@@ -2,13 +2,11 @@
 //! read the command queue on every reading, so every bounded wait of the driver drives it
 //! (from the waiting thread: deterministic, no second thread).
 
-use std::ptr::NonNull;
 use std::sync::Mutex;
 
 use registry::mmio::MmioWindow;
-use registry::platform::DmaRegion;
 use registry::testing::HostPlatform;
-use registry::{MmioRegion, Platform, PlatformError};
+use registry::Platform;
 
 pub const ITS: u64 = 0x0808_0000;
 pub const ITS_SIZE: usize = 0x2_0000;
@@ -127,18 +125,7 @@ impl FakeIts {
 }
 
 impl Platform for ItsPlatform {
-    fn map_mmio(&self, region: MmioRegion) -> Result<NonNull<u8>, PlatformError> {
-        self.host.map_mmio(region)
-    }
-
-    fn dma_alloc(&self, size: usize, align: usize) -> Result<DmaRegion, PlatformError> {
-        self.host.dma_alloc(size, align)
-    }
-
-    unsafe fn dma_free(&self, region: DmaRegion) {
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { self.host.dma_free(region) }
-    }
+    registry::forward_platform_memory!(host);
 
     fn now_ns(&self) -> u64 {
         self.tick();

@@ -2,11 +2,9 @@
 //! keeps working while the driver polls.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
-use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use registry::platform::DmaRegion;
-use registry::{MmioRegion, Platform, PlatformError};
+use registry::Platform;
 use virtio::sim::{BlockDisk, BlockModel, CompletionOrder, Interface, SimDevice, SimPlatform};
 use virtio::Interrupt;
 use virtio_blk::{pattern, BlockDevice, BlockError, SectorBuffer, SECTOR_SIZE};
@@ -122,18 +120,7 @@ impl BusyDevicePlatform {
 }
 
 impl Platform for BusyDevicePlatform {
-    fn map_mmio(&self, region: MmioRegion) -> Result<NonNull<u8>, PlatformError> {
-        self.sim.map_mmio(region)
-    }
-
-    fn dma_alloc(&self, size: usize, align: usize) -> Result<DmaRegion, PlatformError> {
-        self.sim.dma_alloc(size, align)
-    }
-
-    unsafe fn dma_free(&self, region: DmaRegion) {
-        // SAFETY: the caller's guarantees are the ones the simulated platform needs.
-        unsafe { self.sim.dma_free(region) }
-    }
+    registry::forward_platform_memory!(sim);
 
     fn now_ns(&self) -> u64 {
         self.most_held.fetch_max(self.device.held(0), Ordering::Relaxed);
