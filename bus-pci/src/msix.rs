@@ -31,6 +31,8 @@ pub enum MsixError {
     /// The table runs past the end of its BAR.
     TableOutsideBar { bar: u8, offset: u64, size: u64 },
     Map(PlatformError),
+    /// More messages to program than the table has vectors.
+    TooManyMessages { messages: usize, vectors: u16 },
 }
 
 impl fmt::Display for MsixError {
@@ -41,6 +43,7 @@ impl fmt::Display for MsixError {
                 write!(f, "MSI-X table at {offset:#x} in BAR{bar} runs past its end ({size:#x} bytes)")
             }
             MsixError::Map(error) => write!(f, "MSI-X table: {error}"),
+            MsixError::TooManyMessages { messages, vectors } => write!(f, "{messages} messages for {vectors} MSI-X vectors"),
         }
     }
 }
@@ -78,10 +81,11 @@ impl MsixTable {
 
     /// Turns MSI-X on with `messages` in vectors 0.. (unmasked; the rest stay masked), and the
     /// function's INTx off. The whole function is masked while the table is written, so no
-    /// vector fires half-programmed. Returns false if there are more messages than vectors.
-    pub fn enable(&self, function: &PciFunction, messages: &[MsiMessage]) -> bool {
+    /// vector fires half-programmed. More messages than vectors is an error, and nothing is
+    /// changed.
+    pub fn enable(&self, function: &PciFunction, messages: &[MsiMessage]) -> Result<(), MsixError> {
         if messages.len() > usize::from(self.vectors) {
-            return false;
+            return Err(MsixError::TooManyMessages { messages: messages.len(), vectors: self.vectors });
         }
         let control = function.read16(self.capability + CONTROL);
         function.write16(self.capability + CONTROL, control | CONTROL_ENABLE | CONTROL_FUNCTION_MASK);
@@ -90,7 +94,7 @@ impl MsixTable {
         }
         function.write16(COMMAND, function.read16(COMMAND) | COMMAND_INTX_DISABLE);
         function.write16(self.capability + CONTROL, (control | CONTROL_ENABLE) & !CONTROL_FUNCTION_MASK);
-        true
+        Ok(())
     }
 
     fn program(&self, index: usize, message: &MsiMessage) {

@@ -54,7 +54,7 @@ fn probe(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
     let function = ctx.take_bus_data::<PciFunction>().ok_or_else(|| ProbeError::failed("no PCI function handle"))?;
     let irqs = match vectors {
         msix::Vectors::Messages { table, vectors } => {
-            let irqs = msix::enable(&function, &mut transport, &table, vectors);
+            let irqs = msix::enable(&function, &mut transport, &table, vectors)?;
             ctx.set_info("interrupts", format!("MSI-X, {} vectors", irqs.len()));
             irqs
         }

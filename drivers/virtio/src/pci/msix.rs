@@ -34,8 +34,10 @@ pub(super) fn allocate(ctx: &mut ProbeContext<'_>, transport: &PciTransport) -> 
         }
     };
     let queues = transport.num_queues().map_err(ProbeError::failed)?;
-    let wanted = [usize::from(queues) + 1, 2];
-    for count in wanted.into_iter().filter(|&count| count <= usize::from(table.vectors())) {
+    // A device reporting no queues still gets a vector for them: its driver will find out.
+    let per_queue = (usize::from(queues) + 1).max(2);
+    let wanted: &[usize] = if per_queue == 2 { &[2] } else { &[per_queue, 2] };
+    for &count in wanted.iter().filter(|&&count| count <= usize::from(table.vectors())) {
         match ctx.alloc_msi(&source, count) {
             Ok(vectors) => return Ok(Vectors::Messages { table, vectors }),
             Err(IrqError::Unsupported) => return Ok(Vectors::Line("the platform has no MSIs")),
@@ -51,15 +53,19 @@ pub(super) fn allocate(ctx: &mut ProbeContext<'_>, transport: &PciTransport) -> 
 /// Programs the table and turns MSI-X on, then tells the transport which vector is whose.
 /// Returns the interrupts for the virtio device: configuration changes first, then the
 /// queues' (labelled with their role).
-pub(super) fn enable(function: &PciFunction, transport: &mut PciTransport, table: &MsixTable, vectors: Vec<MsiVector>) -> Vec<Irq> {
-    let queues = transport.num_queues().unwrap_or(0);
+pub(super) fn enable(
+    function: &PciFunction,
+    transport: &mut PciTransport,
+    table: &MsixTable,
+    vectors: Vec<MsiVector>,
+) -> Result<Vec<Irq>, ProbeError> {
     let messages: Vec<MsiMessage> = vectors.iter().map(|v| v.message).collect();
-    // `allocate` asked for no more vectors than the table has.
-    table.enable(function, &messages);
-    let routing = MsixRouting { queue_vectors: (vectors.len() - 1) as u16 };
+    table.enable(function, &messages).map_err(ProbeError::failed)?;
+    let queues = transport.num_queues().map_err(ProbeError::failed)?;
+    let routing = MsixRouting { queue_vectors: vectors.len().saturating_sub(1) as u16 };
     transport.use_msix(routing);
     let shared = routing.queue_vectors < queues;
-    vectors
+    Ok(vectors
         .into_iter()
         .enumerate()
         .map(|(index, vector)| {
@@ -70,5 +76,5 @@ pub(super) fn enable(function: &PciFunction, transport: &mut PciTransport, table
             };
             Irq { label: format!("{} {role}", vector.irq.label), ..vector.irq }
         })
-        .collect()
+        .collect())
 }
