@@ -189,6 +189,17 @@ impl Registry {
         self.nodes.iter().flatten()
     }
 
+    /// Replaces (or adds) the fact `key` that `lsdev` shows beside the device at `path`, for
+    /// driver state that changed after the probe (a disk resized). False without such a device.
+    pub fn set_info(&mut self, path: &str, key: &'static str, value: String) -> bool {
+        let Some(node) = self.nodes.iter_mut().flatten().find(|n| n.path == path) else { return false };
+        match node.info.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, old)) => *old = value,
+            None => node.info.push((key, value)),
+        }
+        true
+    }
+
     pub fn find_by_path(&self, path: &str) -> Option<&DeviceNode> {
         self.devices().find(|n| n.path == path)
     }
@@ -293,5 +304,22 @@ impl fmt::Display for Summary {
             "{} devices: {} bound, {} empty, {} no driver, {} disabled, {} deferred, {} failed",
             self.total, self.bound, self.empty, self.no_driver, self.disabled, self.deferred, self.failed
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_info_replaces_a_fact_or_adds_it_and_names_a_missing_device() {
+        let mut registry = Registry::new(None);
+        registry.insert(None, DeviceSpec::new("disk", BusAddress::Virtio, DeviceIds::None), false);
+        registry.get_mut(DeviceId(0)).unwrap().info.push(("capacity", String::from("64 sectors")));
+        assert!(registry.set_info("/disk", "capacity", String::from("128 sectors")));
+        assert!(registry.set_info("/disk", "link", String::from("up")));
+        let info = &registry.find_by_path("/disk").unwrap().info;
+        assert_eq!(info, &[("capacity", String::from("128 sectors")), ("link", String::from("up"))]);
+        assert!(!registry.set_info("/nothing", "capacity", String::new()));
     }
 }

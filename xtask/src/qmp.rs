@@ -1,18 +1,31 @@
 //! A small QMP client (the QEMU Machine Protocol: JSON lines over a unix socket) for tests:
-//! the greeting, leaving capability negotiation, and `screendump` to a PNG. Every wait is
-//! bounded.
+//! the greeting, leaving capability negotiation, commands (`screendump` to a PNG,
+//! `block_resize`, ...). Every wait is bounded.
 
 use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::qemu::Options;
 use crate::{fail, XtaskResult};
 
 /// How long one command may take (a screendump of a large display under TCG included).
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long QEMU may take to open its QMP socket.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Has QEMU (started with `options`) serve QMP on a socket of its own for the test `name`;
+/// returns the socket's path for [`Qmp::connect`].
+pub fn serve(options: &mut Options, name: &str) -> PathBuf {
+    // A short path: unix socket paths are limited to about 100 bytes.
+    let socket = std::env::temp_dir().join(format!("xtask-qmp-{}-{name}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&socket);
+    options.extra.extend(["-qmp".into(), format!("unix:{},server=on,wait=off", socket.display())]);
+    socket
+}
 
 pub struct Qmp {
     reader: BufReader<UnixStream>,

@@ -57,6 +57,15 @@ pub(crate) fn read_info(transport: &dyn Transport, negotiated: Negotiated, queue
     check(raw, negotiated, queue_size)
 }
 
+/// The capacity alone, as a changed configuration reports it, checked like at bring-up.
+pub(crate) fn read_capacity(transport: &dyn Transport) -> Result<u64, BlockError> {
+    let capacity = transport.read_config_u64(CAPACITY)?;
+    match capacity.checked_mul(SECTOR_SIZE as u64) {
+        Some(_) => Ok(capacity),
+        None => Err(BlockError::CapacityTooLarge(capacity)),
+    }
+}
+
 fn check(raw: RawConfig, negotiated: Negotiated, queue_size: u16) -> Result<DiskInfo, BlockError> {
     if raw.capacity.checked_mul(SECTOR_SIZE as u64).is_none() {
         return Err(BlockError::CapacityTooLarge(raw.capacity));

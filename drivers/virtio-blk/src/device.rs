@@ -129,10 +129,35 @@ impl BlockDevice {
         SectorBuffer::new(self.device.platform(), sectors)
     }
 
+    /// Takes a capacity change the device signalled (a disk resized on the host): re-reads the
+    /// capacity and returns the old and the new one. Requests check against the new one from
+    /// now on; [`submit`](Self::submit) calls this first. Signalled only through the
+    /// configuration interrupt, so a polled device keeps its capacity from bring-up. A capacity
+    /// that cannot be read or makes no sense fails the device.
+    pub fn refresh_capacity(&mut self) -> Option<(u64, u64)> {
+        if self.failure.is_some() || !self.interrupt.take_config_change() {
+            return None;
+        }
+        let read = config::read_capacity(self.device.parts().0);
+        match read {
+            Ok(capacity) if capacity != self.info.capacity => {
+                let old = core::mem::replace(&mut self.info.capacity, capacity);
+                log::info!("virtio-blk: capacity changed from {old} to {capacity} sectors");
+                Some((old, capacity))
+            }
+            Ok(_) => None,
+            Err(error) => {
+                self.fail(error);
+                None
+            }
+        }
+    }
+
     /// Queues `request` and tells the device. Refused, with the request handed back, if it is
     /// not valid for this disk (read-only, beyond the capacity, not whole blocks, too large,
     /// flush without a cache), if the queue is full, or if the device has failed.
     pub fn submit(&mut self, request: Request) -> Result<Token, Refused> {
+        self.refresh_capacity();
         if let Some(error) = &self.failure {
             return Err(Refused { error: error.clone(), request });
         }

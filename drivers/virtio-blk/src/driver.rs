@@ -1,13 +1,12 @@
 //! The registry driver: binds virtio block devices on any transport and reports the disk to
 //! `lsdev`.
 
-use alloc::format;
 use alloc::string::ToString;
 
 use registry::{Match, ProbeContext, ProbeError};
 use virtio::{Interrupt, VirtioDevice};
 
-use crate::{human_size, BlockDevice};
+use crate::BlockDevice;
 
 registry::register_driver!(VIRTIO_BLK_DRIVER = registry::Driver {
     name: "virtio-blk",
@@ -23,7 +22,7 @@ fn probe(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
     let device = ctx.take_bus_data::<VirtioDevice>().ok_or_else(|| ProbeError::failed("no virtio transport from the bus"))?;
     let disk = BlockDevice::new(device.transport, ctx.platform, interrupt).map_err(ProbeError::failed)?;
     let info = disk.info();
-    ctx.set_info("capacity", format!("{} sectors ({})", info.capacity, human_size(info.capacity_bytes())));
+    ctx.set_info("capacity", info.capacity_label());
     ctx.set_info("block size", info.block_size.to_string());
     ctx.set_info("id", info.id.as_deref().unwrap_or("-"));
     ctx.set_info("read-only", yes_no(info.read_only));

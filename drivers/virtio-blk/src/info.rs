@@ -39,6 +39,11 @@ impl DiskInfo {
         self.capacity * SECTOR_SIZE as u64
     }
 
+    /// The capacity as `lsdev` shows it: `65536 sectors (32 MiB)`.
+    pub fn capacity_label(&self) -> String {
+        format!("{} sectors ({})", self.capacity, human_size(self.capacity_bytes()))
+    }
+
     /// Whether `sectors` from `sector` lie on the disk, in whole blocks.
     pub(crate) fn check_extent(&self, sector: u64, sectors: u64) -> Result<(), BlockError> {
         let capacity = self.capacity;

@@ -67,3 +67,39 @@ fn a_disk_that_stops_completing_fails_with_the_reason_after_the_timeout() {
     assert_eq!(disk.failure().map(ToString::to_string).as_deref(), Some(reason), "recorded");
     assert_ne!(device.status() & FAILED, 0, "the device is marked FAILED");
 }
+
+#[test]
+fn a_capacity_change_comes_with_the_configuration_interrupt() {
+    for interface in [Interface::Modern, Interface::Legacy] {
+        let platform = SimPlatform::leaked();
+        let model = BlockModel::new(64);
+        let storage = model.disk();
+        let device = SimDevice::new(platform, interface, model);
+        device.set_completion_latency(Some(LATENCY_NS));
+        let mut registry = registry::probe_all(platform, &[&SimBus(vec![device.clone()])]);
+        let (_, disk) = registry.driver_data::<BlockDevice>().next().unwrap();
+        let past_the_end = patterned(1, 3);
+        assert!(disk.write(64, &past_the_end).is_err(), "{interface:?}: sector 64 is past the end");
+        storage.resize(128);
+        device.change_config(0, &128u64.to_le_bytes());
+        // The interrupt is taken while the disk sleeps on a request within the old capacity.
+        disk.write(0, &past_the_end).expect("write within the old capacity");
+        assert_eq!(disk.refresh_capacity(), Some((64, 128)), "{interface:?}");
+        assert_eq!(disk.info().capacity, 128);
+        disk.write(64, &past_the_end).expect("sector 64 exists now");
+        assert_eq!(&storage.contents()[64 * SECTOR_SIZE..65 * SECTOR_SIZE], &past_the_end[..], "{interface:?}");
+        assert_eq!(disk.refresh_capacity(), None, "{interface:?}: taken once");
+    }
+}
+
+#[test]
+fn a_capacity_past_64_bit_byte_sizes_fails_the_disk() {
+    let (_, device, mut registry) = bind(Interface::Modern, 64);
+    let (_, disk) = registry.driver_data::<BlockDevice>().next().unwrap();
+    device.change_config(0, &(u64::MAX / 2).to_le_bytes());
+    disk.write(0, &patterned(1, 4)).expect("the write before the change is seen");
+    assert_eq!(disk.refresh_capacity(), None);
+    let failure = disk.failure().map(ToString::to_string).unwrap_or_default();
+    assert!(failure.contains("beyond 64-bit byte sizes"), "{failure}");
+    assert_ne!(device.status() & FAILED, 0, "FAILED set");
+}

@@ -41,6 +41,8 @@ struct Hooked {
     live: AtomicBool,
     /// Interrupts the handler found causes in.
     taken: AtomicU64,
+    /// Set by an interrupt for a configuration change, until the driver takes it.
+    config_changed: AtomicBool,
 }
 
 impl Interrupt {
@@ -59,11 +61,12 @@ impl Interrupt {
             return Ok(Interrupt::polled());
         }
         let device = ctx.bus_data::<VirtioDevice>().ok_or_else(|| ProbeError::failed("no virtio transport from the bus"))?;
-        let hooked = Arc::new(Hooked { live: AtomicBool::new(true), taken: AtomicU64::new(0) });
+        let hooked = Arc::new(Hooked { live: AtomicBool::new(true), taken: AtomicU64::new(0), config_changed: AtomicBool::new(false) });
         let installed = if device.transport.message_signalled() {
             let mut installed = true;
+            // Vector 0 is configuration changes, the others the queues'.
             for index in 0..ctx.device.irqs.len() {
-                installed &= ctx.request_irq(index, message_handler(Arc::clone(&hooked)))?;
+                installed &= ctx.request_irq(index, message_handler(Arc::clone(&hooked), index == 0))?;
             }
             installed
         } else {
@@ -71,6 +74,12 @@ impl Interrupt {
             ctx.request_irq(0, line_handler(status, Arc::clone(&hooked)))?
         };
         Ok(Interrupt { hooked: installed.then_some(hooked) })
+    }
+
+    /// Whether the device said its configuration changed since the last call (a disk's
+    /// capacity, a NIC's link). Only an interrupt tells: a polled device never says.
+    pub fn take_config_change(&self) -> bool {
+        self.hooked.as_deref().is_some_and(|hooked| hooked.config_changed.swap(false, Ordering::Relaxed))
     }
 
     /// Whether waits sleep until the device's interrupt (rather than poll).
@@ -124,8 +133,11 @@ const TAKE_ROUNDS: usize = 4;
 /// Runs in interrupt context for a message: it is the device's own and needs no
 /// acknowledging, so it only counts (a message with no completion behind it cannot be told
 /// from one whose completion a waiter already collected).
-fn message_handler(hooked: Arc<Hooked>) -> IrqHandler {
+fn message_handler(hooked: Arc<Hooked>, config: bool) -> IrqHandler {
     Box::new(move || {
+        if config {
+            hooked.config_changed.store(true, Ordering::Relaxed);
+        }
         hooked.taken.fetch_add(1, Ordering::Relaxed);
         IrqReturn::Handled
     })
@@ -146,6 +158,9 @@ fn line_handler(status: Box<dyn InterruptStatus>, hooked: Arc<Hooked>) -> IrqHan
         }
         if causes & (USED_BUFFER | CONFIG_CHANGE) == 0 {
             return IrqReturn::NotMine;
+        }
+        if causes & CONFIG_CHANGE != 0 {
+            hooked.config_changed.store(true, Ordering::Relaxed);
         }
         hooked.taken.fetch_add(1, Ordering::Relaxed);
         IrqReturn::Handled

@@ -2,7 +2,9 @@
 //! with the deterministic pattern (several requests in flight), flush. Each result is one line
 //! the boot tests look for.
 
+use alloc::string::String;
 use alloc::vec;
+use alloc::vec::Vec;
 
 use registry::Registry;
 use virtio_blk::pattern::{self, Mismatch};
@@ -46,7 +48,11 @@ fn blk(registry: &mut Registry, args: &[&str]) {
 /// requests it has had in flight at once.
 fn list(registry: &mut Registry) {
     let mut any = false;
+    let mut resized = Vec::new();
     for (index, (path, disk)) in registry.driver_data::<BlockDevice>().enumerate() {
+        if disk.refresh_capacity().is_some() {
+            resized.push((String::from(path), disk.info().capacity_label()));
+        }
         let info = disk.info();
         print!(
             "blk{index}: {} sectors ({}), block size {}, id {}, {}, flush {}, peak in flight {}, {path}",
@@ -66,6 +72,10 @@ fn list(registry: &mut Registry) {
     }
     if !any {
         println!("blk: no virtio-blk disk is bound");
+    }
+    // What lsdev shows follows the disk.
+    for (path, capacity) in resized {
+        registry.set_info(&path, "capacity", capacity);
     }
 }
 

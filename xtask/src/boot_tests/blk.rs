@@ -6,13 +6,16 @@
 //! MSI-X on PCI, or INTx when the function has no MSI-X): `lsdev` counts them.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use boards::{Board, VirtioTransport};
+use serde_json::json;
 use virtio_blk::{human_size, pattern, SECTOR_SIZE};
 
 use super::interrupts::{expect_lpis, interrupt_counts, with_console_driver};
 use super::{any_board, boot_and_drive, has_device_tree, run_command, BootTest};
 use crate::qemu::{Options, Session};
+use crate::qmp::{self, Qmp};
 use crate::{fail, scratch_dir, XtaskResult};
 
 pub const TESTS: &[BootTest] = &[
@@ -45,6 +48,11 @@ pub const TESTS: &[BootTest] = &[
         name: "virtio-blk-pci without MSI-X (vectors=0): completes on its INTx line",
         applies: any_board,
         run: |b, i| one_disk(b, i, "intx", VirtioTransport::Pci, false, &["-global", NO_MSIX]),
+    },
+    BootTest {
+        name: "virtio-blk resized on the host (QMP block_resize): the configuration interrupt brings the new capacity; a write past the old end lands",
+        applies: any_board,
+        run: resized_on_the_host,
     },
     BootTest { name: "two virtio-blk disks at once: own sizes and IDs, writes stay apart", applies: any_board, run: two_disks },
 ];
@@ -235,6 +243,42 @@ fn one_disk(board: &Board, image: &Path, mode: &str, transport: VirtioTransport,
     })?;
     disk.check_image(&[HOST_REGION, GUEST_REGION])
 }
+
+/// A disk grown by the host while the kernel runs: the kernel refuses a write past the end,
+/// sees the new capacity after the device's configuration interrupt (in `blk list` and
+/// `lsdev`), then takes the write, which the host finds on the image.
+fn resized_on_the_host(board: &Board, image: &Path) -> XtaskResult {
+    const BEFORE: u64 = 8 << 11;
+    const AFTER: u64 = 12 << 11;
+    let mut disk = Disk::create(&format!("blk-{}-resized", board.name), "blk-test-resized", BEFORE, &[])?;
+    let mut options = options_with(board, &[&disk], board.qemu.virtio_transport, false)?;
+    let socket = qmp::serve(&mut options, "blk-resized");
+    let past_the_end = Region { first: BEFORE, sectors: 1024, seed: 0x9e51 };
+    boot_and_drive(board, image, &options, "blk-resized", |session| {
+        let number = disk_number(&run_command(session, "blk list")?, &disk)?;
+        expect(session, &fill_command(number, &past_the_end), &format!("beyond the disk's {BEFORE} sectors"))?;
+        let mut qmp = Qmp::connect(&socket, qmp::CONNECT_TIMEOUT)?;
+        qmp.execute("block_resize", json!({ "device": "blk0", "size": AFTER * SECTOR_SIZE as u64 }))?;
+        // The configuration interrupt follows the resize asynchronously.
+        let grown = format!("blk{number}: {AFTER} sectors ({})", human_size(AFTER * SECTOR_SIZE as u64));
+        let deadline = Instant::now() + RESIZE_TIMEOUT;
+        while !run_command(session, "blk list")?.contains(&grown) {
+            if Instant::now() >= deadline {
+                return Err(fail(format!("`blk list` never showed {grown:?} after the resize")));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        expect(session, "lsdev", &format!("capacity: {AFTER} sectors ({})", human_size(AFTER * SECTOR_SIZE as u64)))?;
+        expect(session, &fill_command(number, &past_the_end), "blk fill: 1024 sectors ok")?;
+        expect(session, &format!("blk flush {number}"), "blk flush: ok")?;
+        Ok(())
+    })?;
+    disk.sectors = AFTER;
+    disk.check_image(&[past_the_end])
+}
+
+/// How long the kernel may take to notice a resize.
+const RESIZE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Two disks of different sizes and IDs: each gets its own write; the host finds each write on
 /// its own image only.

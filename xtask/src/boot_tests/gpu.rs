@@ -4,14 +4,13 @@
 //! interrupt: `lsdev` must count them.
 
 use std::path::Path;
-use std::time::Duration;
 
 use boards::Board;
 
 use super::interrupts::interrupt_counts;
 use super::{boot_and_drive, has_device_tree, run_command, BootTest};
 use crate::qemu::Options;
-use crate::qmp::Qmp;
+use crate::qmp::{self, Qmp};
 use crate::{fail, scratch_dir, XtaskResult};
 
 pub const TESTS: &[BootTest] = &[
@@ -48,23 +47,19 @@ const BACKGROUND: u32 = 0x102040;
 const TEXT: u32 = 0xd0d8e0;
 const TITLE: u32 = 0xffd040;
 const BOX_COLOR: u32 = 0xff8000;
-const QMP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Boots with the default devices changed by `attach_gpu` (one GPU, which the kernel draws on)
 /// and checks the screen.
 fn picture_on_screen(board: &Board, image: &Path, mode: &str, attach_gpu: fn(&mut Options)) -> XtaskResult {
     let mut options = Options::with_default_devices(board)?;
     attach_gpu(&mut options);
-    // A short path: unix socket paths are limited to about 100 bytes.
-    let socket = std::env::temp_dir().join(format!("xtask-qmp-{}-{mode}.sock", std::process::id()));
-    let _ = std::fs::remove_file(&socket);
-    options.extra.extend(["-qmp".into(), format!("unix:{},server=on,wait=off", socket.display())]);
+    let socket = qmp::serve(&mut options, mode);
     let screenshots = scratch_dir()?;
     let result = boot_and_drive(board, image, &options, &format!("gpu-{mode}"), |session| {
         let at_boot = interrupt_counts(session)?;
         let info = run_command(session, "gpu info")?;
         let (width, height) = display_size(&info)?;
-        let mut qmp = Qmp::connect(&socket, QMP_TIMEOUT)?;
+        let mut qmp = Qmp::connect(&socket, qmp::CONNECT_TIMEOUT)?;
 
         expect_output(&run_command(session, "gpu draw")?, "gpu: drew the test picture")?;
         let before_path = screenshots.join(format!("screenshot-{}-{mode}.png", board.name));

@@ -80,6 +80,12 @@ impl BlockDisk {
         self.disk.lock().faults.clear();
     }
 
+    /// Grows or shrinks the disk to `sectors` (new sectors are zeros), as the host resizing
+    /// its image does; the device's config says so after `SimDevice::change_config`.
+    pub fn resize(&self, sectors: usize) {
+        self.disk.lock().bytes.resize(sectors * SECTOR_SIZE, 0);
+    }
+
     /// How many flush requests the device served.
     pub fn flushes(&self) -> usize {
         self.disk.lock().flushes
