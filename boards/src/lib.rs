@@ -59,6 +59,8 @@ pub enum PciConfig {
     /// Memory-mapped (PCIe ECAM): 4 KiB per function, 1 MiB per bus, from `base` for the buses
     /// `start_bus..=end_bus`.
     Ecam { base: u64, start_bus: u8, end_bus: u8 },
+    /// Memory-mapped (PCIe ECAM) where the firmware's ACPI MCFG table says (segment 0).
+    EcamFromAcpi,
     /// The legacy PC mechanism: address to I/O port 0xcf8, data through 0xcfc.
     PortIo,
 }

@@ -9,9 +9,9 @@ pub const BOARD: Board = Board {
     target: "x86_64-unknown-none",
     kernel_feature: Some("board-q35"),
     early_console: Console::Uart16550 { port: 0x3f8, irq: 4 },
-    // SeaBIOS (which QEMU runs before the PVH entry) sets the MCH's PCIEXBAR to 0xb000_0000 with
-    // 256 MiB, all buses; QEMU's ACPI MCFG table then reports the same.
-    devices: DeviceSource::Pci(PciConfig::Ecam { base: 0xb000_0000, start_bus: 0, end_bus: 255 }),
+    // SeaBIOS (which QEMU runs before the PVH entry) sets the MCH's PCIEXBAR (0xb000_0000, 256
+    // MiB, all buses) and QEMU's ACPI MCFG table reports it.
+    devices: DeviceSource::Pci(PciConfig::EcamFromAcpi),
     qemu: Qemu {
         binary: "qemu-system-x86_64",
         machine: "q35",

@@ -68,20 +68,43 @@ fn kernel_main(dtb_phys: usize) -> ! {
 fn pci_host(config: PciConfig) -> bus_pci::PcPciBus {
     /// One bus of ECAM space.
     const ECAM_BUS_SIZE: u64 = 1 << 20;
-    let (access, first_bus, last_bus): (Arc<dyn ConfigAccess>, u8, u8) = match config {
-        PciConfig::Ecam { base, start_bus, end_bus } => {
-            let size = (u64::from(end_bus.saturating_sub(start_bus)) + 1) * ECAM_BUS_SIZE;
-            match registry::mmio::MmioWindow::map(&platform::PLATFORM, registry::MmioRegion { base, size }) {
-                Ok(window) => (Arc::new(bus_pci::Ecam::new(window, start_bus)), start_bus, end_bus),
-                Err(e) => {
-                    println!("test-kernel: cannot map the ECAM window at {base:#x}: {e}");
-                    arch::exit_failure(2)
-                }
-            }
-        }
-        PciConfig::PortIo => (Arc::new(port_io_config()), 0, 255),
+    let (base, start_bus, end_bus) = match config {
+        PciConfig::Ecam { base, start_bus, end_bus } => (base, start_bus, end_bus),
+        PciConfig::EcamFromAcpi => acpi_ecam(),
+        PciConfig::PortIo => return bus_pci::PcPciBus::new(Arc::new(port_io_config()), "pci0", 0, 255),
     };
-    bus_pci::PcPciBus::new(access, "pci0", first_bus, last_bus)
+    let size = (u64::from(end_bus.saturating_sub(start_bus)) + 1) * ECAM_BUS_SIZE;
+    let access: Arc<dyn ConfigAccess> = match registry::mmio::MmioWindow::map(&platform::PLATFORM, registry::MmioRegion { base, size }) {
+        Ok(window) => Arc::new(bus_pci::Ecam::new(window, start_bus)),
+        Err(e) => {
+            println!("test-kernel: cannot map the ECAM window at {base:#x}: {e}");
+            arch::exit_failure(2)
+        }
+    };
+    bus_pci::PcPciBus::new(access, "pci0", start_bus, end_bus)
+}
+
+/// Segment 0's ECAM window from the ACPI MCFG: where its first bus starts, and its buses.
+#[cfg(target_arch = "x86_64")]
+fn acpi_ecam() -> (u64, u8, u8) {
+    let firmware = arch::acpi::firmware().unwrap_or_else(|reason| {
+        println!("test-kernel: the board's ECAM is in the ACPI tables: {reason}");
+        arch::exit_failure(2)
+    });
+    let window = firmware.ecam.iter().find(|w| w.segment == 0);
+    match window.and_then(|w| Some((w.first_bus_address()?, w.start_bus, w.end_bus))) {
+        Some(ecam) => ecam,
+        None => {
+            println!("test-kernel: the ACPI MCFG has no ECAM window for PCI segment 0");
+            arch::exit_failure(2)
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn acpi_ecam() -> (u64, u8, u8) {
+    println!("test-kernel: ACPI tables are read on x86 only");
+    arch::exit_failure(2)
 }
 
 #[cfg(target_arch = "x86_64")]

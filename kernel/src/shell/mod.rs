@@ -3,6 +3,8 @@
 //! Each command group lives in its own file below and registers its commands with
 //! [`shell_command!`]; `help` lists them all.
 
+#[cfg(target_arch = "x86_64")]
+mod acpi;
 mod gpu;
 mod net;
 mod blk;

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use boards::Board;
+use boards::{Board, DeviceSource, PciConfig};
 use serde_json::Value;
 
 use super::{any_board, boot_and_run, by_path, has_device_tree, parse_json_block, BootTest};
@@ -36,6 +36,11 @@ pub const TESTS: &[BootTest] = &[
         name: "the PCI tree of a PC: virtio-pci functions with net, blk and gpu bound below them",
         applies: |board| !has_device_tree(board),
         run: pc_pci_tree,
+    },
+    BootTest {
+        name: "the ACPI tables of a PC: the I/O APIC, ISA IRQ overrides, and on q35 the MCFG's ECAM window",
+        applies: |board| !has_device_tree(board),
+        run: pc_acpi_tables,
     },
     BootTest { name: "shell answers help and rejects unknown commands", applies: any_board, run: shell_commands },
 ];
@@ -242,6 +247,31 @@ fn pc_pci_tree(board: &Board, image: &Path) -> XtaskResult {
     bound.sort();
     if bound != ["virtio-blk", "virtio-gpu", "virtio-net"] {
         return Err(fail(format!("virtio drivers bound over PCI: {bound:?}, expected blk, gpu and net:\n{}", outputs[0])));
+    }
+    Ok(())
+}
+
+/// What the kernel read from QEMU's ACPI tables (SeaBIOS's, found in the BIOS area): the I/O
+/// APIC and the overrides QEMU always builds (the PIT's IRQ 0 at GSI 2; PCI's IRQs 5, 9, 10, 11
+/// level, active high), and on q35, whose board file takes its ECAM from the MCFG, that window.
+fn pc_acpi_tables(board: &Board, image: &Path) -> XtaskResult {
+    let options = Options::with_default_devices(board)?;
+    let output = boot_and_run(board, image, &options, &["acpi"], &format!("acpi-{}", board.name))?.remove(0);
+    let mut expected = vec![
+        "acpi: I/O APIC 0 at 0xfec00000, GSIs from 0".to_string(),
+        "acpi: ISA IRQ 0 -> GSI 2, edge, active high".to_string(),
+    ];
+    expected.extend([5, 9, 10, 11].map(|irq| format!("acpi: ISA IRQ {irq} -> GSI {irq}, level, active high")));
+    if board.devices == DeviceSource::Pci(PciConfig::EcamFromAcpi) {
+        expected.push("acpi: ECAM at 0xb0000000, segment 0, buses 00-ff".to_string());
+    }
+    for line in &expected {
+        if !output.lines().any(|l| l.trim() == line) {
+            return Err(fail(format!("`acpi` does not say {line:?}:\n{output}")));
+        }
+    }
+    if output.contains("left out") || !output.contains("acpi: table APIC at") {
+        return Err(fail(format!("`acpi` found broken or no tables:\n{output}")));
     }
     Ok(())
 }

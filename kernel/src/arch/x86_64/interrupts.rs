@@ -19,21 +19,19 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use registry::msi::VectorPool;
 use registry::{Irq, IrqError, MsiMessage, MsiSource, MsiVector};
 
-use super::ioapic::{self, IoApic, Trigger};
-use super::{apic, paging, port};
+use acpi_tables::{IsaOverride, Madt};
 
-/// Where the I/O APIC of QEMU's q35 and pc (and of PCs generally) is; the MADT says the same.
-const IO_APIC_BASE: u64 = 0xfec0_0000;
+use super::ioapic::{self, IoApic};
+use super::{acpi, apic, paging, port};
+
 /// The controller bus-pci names for a PC's PCI INTx, with the pin and the ISA IRQ firmware
 /// routed it to (ICH9/PIIX PIRQ routing) and wrote into the function's interrupt line register.
-/// QEMU's MADT gives PCI's IRQs (5, 9, 10, 11) as level triggered, active high: its chipsets OR
-/// the PCI INTx into the ISA line without inverting.
+/// The MADT says where that IRQ arrives and how it signals (QEMU: PCI's IRQs 5, 9, 10, 11
+/// level triggered, active high, its chipsets OR-ing INTx into the ISA line uninverted).
 const PCI_INTX_CONTROLLER: &str = "legacy";
-/// The controller of [`isa_irq`]'s lines: an ISA device's own IRQ, edge triggered, active high.
+/// The controller of [`isa_irq`]'s lines: an ISA device's own IRQ.
 const ISA_CONTROLLER: &str = "isa";
-/// The ISA IRQs devices use. On both chipsets ISA IRQ n arrives at I/O APIC input n, but for
-/// IRQ 0 (the PIT, at input 2), which the kernel does not use.
-const ISA_IRQS: core::ops::Range<u32> = 1..16;
+const ISA_IRQS: core::ops::Range<u32> = 0..16;
 
 const FIRST_DEVICE_VECTOR: u8 = 32;
 /// I/O APIC inputs with a vector: QEMU's I/O APIC has 24.
@@ -68,12 +66,18 @@ pub struct Line {
     /// The I/O APIC input (the ACPI GSI), or the MSI's vector: the key of the platform's
     /// handler table.
     pub intid: u32,
-    /// `None` for an MSI, which has nothing to route.
-    trigger: Option<Trigger>,
+    /// How the input signals, as the MADT says; `None` for an MSI, which has nothing to route.
+    signal: Option<IsaOverride>,
 }
 
-/// The I/O APIC, once the interrupt controllers are set up; why not if they cannot be.
-static CONTROLLERS: spin::Once<Result<IoApic, &'static str>> = spin::Once::new();
+/// The interrupt controllers, once set up; why not if they cannot be.
+static CONTROLLERS: spin::Once<Result<Controllers, &'static str>> = spin::Once::new();
+
+/// The I/O APIC serving GSIs from 0, and the MADT that says where ISA IRQs arrive.
+struct Controllers {
+    io_apic: IoApic,
+    madt: &'static Madt,
+}
 
 /// Set once the CPU takes interrupts.
 static STARTED: AtomicBool = AtomicBool::new(false);
@@ -87,36 +91,37 @@ pub fn isa_irq(number: u8) -> Irq {
     Irq { controller: String::from(ISA_CONTROLLER), cells: vec![number], number: Some(number), label: format!("IRQ {number}") }
 }
 
-/// The I/O APIC line a PC's PCI INTx or ISA IRQ `irq` arrives at, or the MSI vector
-/// [`alloc_msi`] handed out. Lines of other controllers are unsupported (their devices poll),
+/// The I/O APIC line a PC's PCI INTx or ISA IRQ `irq` arrives at (the GSI the MADT says, with
+/// its trigger and polarity), or the MSI vector [`alloc_msi`] handed out. Lines of other controllers are unsupported (their devices poll),
 /// as is every line when the controllers cannot be set up.
 pub fn line(irq: &Irq) -> Result<Line, IrqError> {
-    let (isa_irq, trigger) = match (irq.controller.as_str(), irq.cells.as_slice()) {
+    let isa_irq = match (irq.controller.as_str(), irq.cells.as_slice()) {
         (MSI_CONTROLLER, &[vector]) if vector < 256 && MSI_VECTORS.contains(&(vector as u8)) => {
-            io_apic().ok_or(IrqError::Unsupported)?;
-            return Ok(Line { intid: vector, trigger: None });
+            controllers().ok_or(IrqError::Unsupported)?;
+            return Ok(Line { intid: vector, signal: None });
         }
-        (PCI_INTX_CONTROLLER, &[_pin, isa_irq]) => (isa_irq, Trigger::LevelHigh),
-        (ISA_CONTROLLER, &[isa_irq]) => (isa_irq, Trigger::EdgeHigh),
+        (PCI_INTX_CONTROLLER, &[_, isa_irq]) | (ISA_CONTROLLER, &[isa_irq]) if ISA_IRQS.contains(&isa_irq) => isa_irq as u8,
         (PCI_INTX_CONTROLLER | ISA_CONTROLLER | MSI_CONTROLLER, _) => {
             return Err(IrqError::Invalid(format!("{}: cells {:?} name no line of {}", irq.label, irq.cells, irq.controller)))
         }
         _ => return Err(IrqError::Unsupported),
     };
-    let io_apic = io_apic().ok_or(IrqError::Unsupported)?;
-    if !ISA_IRQS.contains(&isa_irq) || isa_irq >= io_apic.inputs().min(u32::from(DEVICE_VECTORS)) {
-        return Err(IrqError::Invalid(format!("{}: IRQ {isa_irq} is no I/O APIC input the kernel routes", irq.label)));
+    let controllers = controllers().ok_or(IrqError::Unsupported)?;
+    let signal = controllers.madt.isa_irq(isa_irq);
+    if signal.gsi >= controllers.io_apic.inputs().min(u32::from(DEVICE_VECTORS)) {
+        let reason = format!("{}: IRQ {isa_irq} arrives at GSI {}, no I/O APIC input the kernel routes", irq.label, signal.gsi);
+        return Err(IrqError::Invalid(reason));
     }
-    Ok(Line { intid: isa_irq, trigger: Some(trigger) })
+    Ok(Line { intid: signal.gsi, signal: Some(signal) })
 }
 
 /// Routes `line` to its vector on this CPU, unmasked. An MSI needs nothing: the device's
 /// MSI-X entry is its mask.
 pub fn enable(line: Line) -> Result<(), IrqError> {
-    let Some(trigger) = line.trigger else { return Ok(()) };
-    let io_apic = io_apic().ok_or(IrqError::Unsupported)?;
+    let Some(signal) = line.signal else { return Ok(()) };
+    let io_apic = &controllers().ok_or(IrqError::Unsupported)?.io_apic;
     let vector = FIRST_DEVICE_VECTOR + line.intid as u8;
-    without(|| io_apic.route(line.intid, vector, trigger, apic::id()));
+    without(|| io_apic.route(line.intid, vector, signal.trigger, signal.polarity, apic::id()));
     Ok(())
 }
 
@@ -126,7 +131,7 @@ pub fn alloc_msi(source: &MsiSource, count: usize) -> Result<Vec<MsiVector>, Irq
     if let Some(controller) = &source.controller {
         return Err(IrqError::Invalid(format!("no MSI controller {controller} on a PC")));
     }
-    io_apic().ok_or(IrqError::Unsupported)?;
+    controllers().ok_or(IrqError::Unsupported)?;
     let vectors = MSI_POOL.take(count).ok_or_else(|| IrqError::Invalid(format!("fewer than {count} MSI vectors free")))?;
     let address = MSI_ADDRESS | u64::from(apic::id()) << MSI_DESTINATION_SHIFT;
     Ok(vectors
@@ -148,14 +153,14 @@ pub fn free_msi(_source: &MsiSource, irq: &Irq) {
 /// Masks I/O APIC input `intid`; callable from the interrupt path. An MSI vector cannot be
 /// masked here (its mask is in the device): the handler table drops it instead.
 pub fn disable(intid: u32) {
-    if let Some(io_apic) = io_apic().filter(|io_apic| intid < io_apic.inputs()) {
+    if let Some(io_apic) = controllers().map(|c| &c.io_apic).filter(|io_apic| intid < io_apic.inputs()) {
         without(|| io_apic.mask(intid));
     }
 }
 
 /// From the first call on (with the controllers set up), the CPU takes interrupts.
 pub fn start() {
-    if io_apic().is_some() && !STARTED.swap(true, Ordering::Relaxed) {
+    if controllers().is_some() && !STARTED.swap(true, Ordering::Relaxed) {
         // SAFETY: the IDT has a gate for every vector the APICs deliver (exceptions.rs).
         unsafe { asm!("sti", options(nostack)) };
     }
@@ -194,8 +199,8 @@ pub fn sleep_until(deadline_ns: u64) {
     apic::disarm_timer();
 }
 
-/// The I/O APIC, once the controllers are set up (the first call does it).
-fn io_apic() -> Option<&'static IoApic> {
+/// The interrupt controllers, once set up (the first call does it).
+fn controllers() -> Option<&'static Controllers> {
     let controllers = CONTROLLERS.call_once(|| {
         let set_up = set_up_controllers();
         if let Err(reason) = &set_up {
@@ -206,21 +211,25 @@ fn io_apic() -> Option<&'static IoApic> {
     controllers.as_ref().ok()
 }
 
-/// Masks the 8259 PICs, enables the local APIC and times its timer, finds the I/O APIC with
-/// every input masked.
-fn set_up_controllers() -> Result<IoApic, &'static str> {
+/// Masks the 8259 PICs, enables the local APIC and times its timer, finds the I/O APIC serving
+/// GSI 0 in the ACPI MADT and masks every input.
+fn set_up_controllers() -> Result<Controllers, &'static str> {
     // SAFETY: masking every IRQ at both PICs only keeps them quiet; the I/O APIC takes over.
     unsafe {
         port::outb(PIC_MASTER_MASK, 0xff);
         port::outb(PIC_SLAVE_MASK, 0xff);
     }
     apic::enable(SPURIOUS_VECTOR, TIMER_VECTOR)?;
-    if !paging::is_device_memory(IO_APIC_BASE, IO_APIC_BASE + ioapic::REGISTERS_SIZE) {
-        return Err("the I/O APIC's registers are outside the uncached map");
+    let madt = acpi::firmware()?.madt.as_ref().ok_or("the ACPI tables have no MADT")?;
+    let io_apic = madt.io_apics.iter().find(|io_apic| io_apic.gsi_base == 0).ok_or("the MADT has no I/O APIC for GSI 0")?;
+    let base = u64::from(io_apic.address);
+    if !paging::is_device_memory(base, base + ioapic::REGISTERS_SIZE) {
+        return Err("the MADT's I/O APIC is outside the uncached map");
     }
-    // SAFETY: the I/O APIC's registers are at IO_APIC_BASE on the boards, in the uncached
-    // map (checked); only this module drives it.
-    unsafe { IoApic::new(IO_APIC_BASE as usize) }
+    // SAFETY: the MADT names an I/O APIC's registers at `base`, in the uncached map (checked);
+    // only this module drives it.
+    let io_apic = unsafe { IoApic::new(base as usize) }?;
+    Ok(Controllers { io_apic, madt })
 }
 
 // One entry per vector from FIRST_DEVICE_VECTOR to SPURIOUS_VECTOR, ENTRY_SIZE bytes apart

@@ -7,6 +7,8 @@
 
 use core::ptr::{read_volatile, write_volatile};
 
+use acpi_tables::{Polarity, Trigger};
+
 const IOREGSEL: usize = 0x00;
 const IOWIN: usize = 0x10;
 /// The register window's size.
@@ -18,22 +20,13 @@ const VERSION_LAST_ENTRY_SHIFT: u32 = 16;
 /// Redirection entry n is registers 0x10 + 2n (low half) and 0x11 + 2n (high half).
 const REDIRECTION_TABLE: u32 = 0x10;
 
-/// Redirection entry (low half): level-triggered (clear: edge). Bit 13 (polarity) stays clear:
-/// active high.
+/// Redirection entry (low half): level-triggered (clear: edge), active low (clear: high).
 const LEVEL_TRIGGERED: u32 = 1 << 15;
+const ACTIVE_LOW: u32 = 1 << 13;
 /// Redirection entry (low half): masked. Clear bits 8-11 mean fixed delivery to the APIC ID in
 /// the high half's bits 24-31 (physical destination).
 const MASKED: u32 = 1 << 16;
 const DESTINATION_SHIFT: u32 = 24;
-
-/// How an input's signal says "interrupt".
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Trigger {
-    /// A rising edge (ISA devices).
-    EdgeHigh,
-    /// Held high until the device is serviced (PCI INTx as QEMU delivers it).
-    LevelHigh,
-}
 
 pub(super) struct IoApic {
     base: usize,
@@ -65,11 +58,9 @@ impl IoApic {
 
     /// Sends `input` to `vector` on the CPU with local APIC ID `destination`, unmasked.
     /// `input` must be below [`inputs`](Self::inputs).
-    pub(super) fn route(&self, input: u32, vector: u8, trigger: Trigger, destination: u8) {
-        let signal = match trigger {
-            Trigger::EdgeHigh => 0,
-            Trigger::LevelHigh => LEVEL_TRIGGERED,
-        };
+    pub(super) fn route(&self, input: u32, vector: u8, trigger: Trigger, polarity: Polarity, destination: u8) {
+        let trigger = if trigger == Trigger::Level { LEVEL_TRIGGERED } else { 0 };
+        let signal = trigger | if polarity == Polarity::ActiveLow { ACTIVE_LOW } else { 0 };
         let entry = REDIRECTION_TABLE + 2 * input;
         self.write(entry, MASKED);
         self.write(entry + 1, u32::from(destination) << DESTINATION_SHIFT);

@@ -1,6 +1,7 @@
 //! x86-64 (QEMU q35 and pc): PVH entry into long mode, identity map, exception reporting,
 //! interrupts (local APIC and I/O APIC), TSC timer, power off.
 
+pub mod acpi;
 mod apic;
 mod boot;
 mod exceptions;
