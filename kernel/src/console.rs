@@ -7,12 +7,6 @@ use boards::Console;
 use core::fmt::{self, Write};
 use registry::Registry;
 use spin::Mutex;
-#[cfg(target_arch = "x86_64")]
-use {
-    crate::platform::PLATFORM,
-    alloc::{boxed::Box, sync::Arc},
-    registry::{IrqReturn, IrqStats, Platform},
-};
 
 /// The UART kind the boards of this architecture have.
 #[cfg(target_arch = "aarch64")]
@@ -147,27 +141,12 @@ pub fn arm_receive_interrupt(registry: &mut Registry) -> bool {
 
 /// Lets the next byte typed at the console (or one waiting) raise the UART's receive
 /// interrupt, which wakes an idle wait; false when the UART has no interrupt, so that the
-/// reader must look again on its own. The 16550 is no registry device: its ISA IRQ (from the
-/// board file) is hooked here, on the first call.
+/// reader must look again on its own. The 16550's interrupt is hooked by its registry driver
+/// (the board's ISA bus lists the console's port).
 #[cfg(target_arch = "x86_64")]
-pub fn arm_receive_interrupt(_: &mut Registry) -> bool {
-    static HOOKED: spin::Once<bool> = spin::Once::new();
-    let Console::Uart16550 { port, irq } = crate::BOARD.early_console else { return false };
-    let hooked = *HOOKED.call_once(|| {
-        // SAFETY: the handler's handle on the console's UART only reads the interrupt
-        // identification and writes the interrupt enable register, which `Uart16550` leaves
-        // alone after `init` (see `ReceiveInterrupt::new`).
-        let mut receive = uart16550::ReceiveInterrupt::new(unsafe { uart16550::PortIo::new(port) });
-        let handler = Box::new(move || if receive.take() { IrqReturn::Handled } else { IrqReturn::NotMine });
-        let irq = crate::arch::interrupts::isa_irq(irq);
-        match PLATFORM.request_irq(&irq, handler, Arc::new(IrqStats::default())) {
-            Ok(()) => true,
-            Err(error) => {
-                log::warn!("console: no receive interrupt ({error}): the shell looks for input every millisecond");
-                false
-            }
-        }
-    });
+pub fn arm_receive_interrupt(registry: &mut Registry) -> bool {
+    let Console::Uart16550 { port, .. } = crate::BOARD.early_console else { return false };
+    let hooked = registry.driver_data::<uart16550::ReceiveHooked>().any(|(_, hooked)| hooked.port == port);
     if let Some(uart) = CONSOLE.lock().as_mut().filter(|_| hooked) {
         uart.arm_receive_interrupt();
     }

@@ -9,6 +9,8 @@ extern crate alloc;
 mod console;
 mod arch;
 mod heap;
+#[cfg(target_arch = "x86_64")]
+mod isa;
 mod panic;
 mod platform;
 mod shell;
@@ -52,7 +54,7 @@ fn kernel_main(dtb_phys: usize) -> ! {
 
     let buses: Vec<Box<dyn Bus>> = match BOARD.devices {
         DeviceSource::DeviceTreeFromBootLoader => alloc::vec![Box::new(boot_device_tree(dtb_phys))],
-        DeviceSource::Pci(config) => alloc::vec![Box::new(pci_host(config))],
+        DeviceSource::Pci(config) => pc_buses(config),
     };
     let buses: Vec<&dyn Bus> = buses.iter().map(Box::as_ref).collect();
 
@@ -62,6 +64,17 @@ fn kernel_main(dtb_phys: usize) -> ! {
     println!("probe_all took {elapsed_us} us");
     print!("{}", registry::lsdev::text(&registry));
     shell::run(&mut registry)
+}
+
+/// A PC's buses: its PCI host, and its ISA devices (the console's COM port).
+#[cfg(target_arch = "x86_64")]
+fn pc_buses(config: PciConfig) -> Vec<Box<dyn Bus>> {
+    alloc::vec![Box::new(pci_host(config)), Box::new(isa::IsaBus { console: BOARD.early_console })]
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn pc_buses(config: PciConfig) -> Vec<Box<dyn Bus>> {
+    alloc::vec![Box::new(pci_host(config))]
 }
 
 /// The PCI host of a board without a device tree, reached as its board file says.

@@ -11,11 +11,11 @@ use super::{by_path, has_device_tree, parse_json_block, run_command};
 use crate::qemu::Session;
 use crate::{fail, XtaskResult};
 
-/// `driver`, and the driver of the console UART where it is a registry device, whose receive
-/// interrupts the test's typing raises: the PL011 on the device-tree boards. (The PCs' 16550 is
-/// no registry device: the kernel hooks its IRQ 4 itself, and `lsdev` has no count for it.)
+/// `driver`, and the driver of the console UART, whose receive interrupts the test's typing
+/// raises: the PL011 on the device-tree boards, the 16550 on the PCs' ISA bus.
 pub fn with_console_driver(board: &Board, driver: &'static str) -> Vec<&'static str> {
-    [driver].into_iter().chain(has_device_tree(board).then_some("pl011")).collect()
+    let console = if has_device_tree(board) { "pl011" } else { "uart16550" };
+    vec![driver, console]
 }
 
 /// Per device path: its driver, and the interrupts it handled and found spurious (over all
