@@ -97,6 +97,18 @@ impl MsixTable {
         Ok(())
     }
 
+    /// Turns MSI-X off with every vector masked, and the function's INTx back on: for a driver
+    /// letting go of a function whose vectors are being given back.
+    pub fn disable(&self, function: &PciFunction) {
+        let control = function.read16(self.capability + CONTROL);
+        function.write16(self.capability + CONTROL, control | CONTROL_FUNCTION_MASK);
+        for index in 0..usize::from(self.vectors) {
+            self.write(index, 3, VECTOR_MASKED);
+        }
+        function.write16(self.capability + CONTROL, control & !(CONTROL_ENABLE | CONTROL_FUNCTION_MASK));
+        function.write16(COMMAND, function.read16(COMMAND) & !COMMAND_INTX_DISABLE);
+    }
+
     fn program(&self, index: usize, message: &MsiMessage) {
         self.write(index, 3, VECTOR_MASKED);
         self.write(index, 0, message.address as u32);

@@ -249,6 +249,9 @@ fn msix_gives_configuration_changes_and_each_queue_a_vector() {
     let function_id = registry.find_by_path("/pci0/00:01.0").unwrap().id;
     registry.remove(function_id);
     assert_eq!(*platform.freed.lock(), [100, 101], "vectors given back with the function's driver");
+    assert_eq!(config.read16(bdf, msix.offset + 2) & 0xc000, 0, "MSI-X off on unbind");
+    assert_eq!(config.read16(bdf, 0x04) & (1 << 10), 0, "INTx on again");
+    assert_eq!(entry(&bar, 0)[3] & 1, 1, "vector 0 masked");
 }
 
 #[test]

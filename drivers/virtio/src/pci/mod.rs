@@ -10,9 +10,11 @@ mod transport;
 
 use alloc::boxed::Box;
 use alloc::format;
+use core::any::Any;
 
 use bus_pci::PciFunction;
-use registry::{Match, ProbeContext, ProbeError};
+use bus_pci::msix::MsixTable;
+use registry::{DeviceNode, Match, ProbeContext, ProbeError};
 
 use crate::VirtioDevice;
 pub use transport::{MsixRouting, PciTransport};
@@ -27,8 +29,22 @@ registry::register_driver!(VIRTIO_PCI_DRIVER = registry::Driver {
     matches: &[Match::PciIdRange { vendor: VIRTIO_VENDOR, first: 0x1000, last: 0x107f }],
     priority: 0,
     probe,
-    remove: None,
+    remove: Some(remove),
 });
+
+/// What the driver keeps of a function on MSI-X, to turn it off when it lets go.
+struct MsixOn {
+    table: MsixTable,
+    function: Box<PciFunction>,
+}
+
+/// Runs after the virtio device's driver stopped the device: MSI-X goes off before the
+/// registry gives the vectors back.
+fn remove(_: &DeviceNode, data: Box<dyn Any + Send>) {
+    if let Ok(on) = data.downcast::<MsixOn>() {
+        on.table.disable(&on.function);
+    }
+}
 
 /// The virtio device ID of a virtio PCI function: from the PCI device ID for modern devices,
 /// from the subsystem ID for transitional ones (0x1000-0x103f; spec 4.1.2.1).
@@ -56,6 +72,7 @@ fn probe(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
         msix::Vectors::Messages { table, vectors } => {
             let irqs = msix::enable(&function, &mut transport, &table, vectors)?;
             ctx.set_info("interrupts", format!("MSI-X, {} vectors", irqs.len()));
+            ctx.set_driver_data(MsixOn { table, function });
             irqs
         }
         msix::Vectors::Line(why) => {
