@@ -11,6 +11,7 @@
 mod bench;
 mod boot_tests;
 mod kernel;
+mod profile;
 mod qemu;
 mod qmp;
 mod setup;
@@ -58,6 +59,8 @@ const USAGE: &str = "usage:
                     dump the device tree QEMU gives the board (same default devices)
   cargo xtask bench [--board NAME] [--quick] [--linux]
                     benchmarks beside virtio-drivers (and a Linux guest), results/bench-*.json|md
+  cargo xtask profile [--board NAME] SHELL COMMAND...
+                    where the guest's CPU spends its time while a shell command runs (sampled)
 boards: ";
 
 struct Args {
@@ -147,6 +150,11 @@ fn run() -> XtaskResult<u8> {
         "bench" => {
             setup::ensure_tools()?;
             bench::run(args.board, has("--quick"), has("--linux"))?;
+            Ok(0)
+        }
+        "profile" if !args.positional.is_empty() => {
+            setup::ensure_tools()?;
+            profile::run(args.board, &args.positional.join(" "))?;
             Ok(0)
         }
         _ => Err(usage()),

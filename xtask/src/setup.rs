@@ -25,7 +25,7 @@ const TOOLS: &[Tool] = &[
         from_backports: false,
     },
     Tool { path: "/usr/bin/ld.lld", package: "lld", why: "linking the kernel", from_backports: false },
-    Tool { path: "/usr/bin/llvm-objcopy", package: "llvm", why: "making the arm64 Image", from_backports: false },
+    Tool { path: "/usr/bin/llvm-objcopy", package: "llvm", why: "making the arm64 Image (and llvm-symbolizer for xtask profile)", from_backports: false },
     Tool {
         path: "/usr/bin/qemu-system-aarch64",
         package: "qemu-system-arm",
