@@ -7,8 +7,8 @@ use alloc::vec::Vec;
 use core::any::Any;
 use core::fmt;
 
-use crate::irq::{IrqError, IrqHandler, IrqStats};
 use crate::device::{DeviceSpec, Irq};
+use crate::irq::{IrqError, IrqHandler, IrqStats};
 use crate::msi::{MsiSource, MsiVector};
 use crate::platform::Platform;
 use crate::tree::DeviceNode;

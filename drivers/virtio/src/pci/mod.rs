@@ -12,8 +12,8 @@ use alloc::boxed::Box;
 use alloc::format;
 use core::any::Any;
 
-use bus_pci::PciFunction;
 use bus_pci::msix::MsixTable;
+use bus_pci::PciFunction;
 use registry::{DeviceNode, Match, ProbeContext, ProbeError};
 
 use crate::VirtioDevice;
@@ -69,8 +69,8 @@ fn probe(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
     let vectors = msix::allocate(ctx, &transport)?;
     let function = ctx.take_bus_data::<PciFunction>().ok_or_else(|| ProbeError::failed("no PCI function handle"))?;
     let irqs = match vectors {
-        msix::Vectors::Messages { table, vectors } => {
-            let irqs = msix::enable(&function, &mut transport, &table, vectors)?;
+        msix::Vectors::Messages { table, vectors, queues } => {
+            let irqs = msix::enable(&function, &mut transport, &table, vectors, queues)?;
             ctx.set_info("interrupts", format!("MSI-X, {} vectors", irqs.len()));
             ctx.set_driver_data(MsixOn { table, function });
             irqs

@@ -15,7 +15,8 @@ use super::transport::{MsixRouting, PciTransport};
 /// What the function's MSI-X table and the platform's MSI controller can give it: the
 /// table and the vectors, or why the function falls back to its line.
 pub(super) enum Vectors {
-    Messages { table: MsixTable, vectors: Vec<MsiVector> },
+    /// `queues`: how many queues the device has, which the vectors serve.
+    Messages { table: MsixTable, vectors: Vec<MsiVector>, queues: u16 },
     Line(&'static str),
 }
 
@@ -39,7 +40,7 @@ pub(super) fn allocate(ctx: &mut ProbeContext<'_>, transport: &PciTransport) -> 
     let wanted: &[usize] = if per_queue == 2 { &[2] } else { &[per_queue, 2] };
     for &count in wanted.iter().filter(|&&count| count <= usize::from(table.vectors())) {
         match ctx.alloc_msi(&source, count) {
-            Ok(vectors) => return Ok(Vectors::Messages { table, vectors }),
+            Ok(vectors) => return Ok(Vectors::Messages { table, vectors, queues }),
             Err(IrqError::Unsupported) => return Ok(Vectors::Line("the platform has no MSIs")),
             Err(IrqError::ControllerNotReady(controller)) => {
                 return Err(ProbeError::Defer(format!("MSI controller {controller} not probed yet")))
@@ -58,10 +59,10 @@ pub(super) fn enable(
     transport: &mut PciTransport,
     table: &MsixTable,
     vectors: Vec<MsiVector>,
+    queues: u16,
 ) -> Result<Vec<Irq>, ProbeError> {
     let messages: Vec<MsiMessage> = vectors.iter().map(|v| v.message).collect();
     table.enable(function, &messages).map_err(ProbeError::failed)?;
-    let queues = transport.num_queues().map_err(ProbeError::failed)?;
     let routing = MsixRouting { queue_vectors: vectors.len().saturating_sub(1) as u16 };
     transport.use_msix(routing);
     let shared = routing.queue_vectors < queues;

@@ -16,10 +16,9 @@ use alloc::{format, vec};
 use core::arch::{asm, global_asm};
 use core::sync::atomic::{AtomicBool, Ordering};
 
+use acpi_tables::{IsaOverride, Madt};
 use registry::msi::VectorPool;
 use registry::{Irq, IrqError, MsiMessage, MsiSource, MsiVector};
-
-use acpi_tables::{IsaOverride, Madt};
 
 use super::ioapic::{self, IoApic};
 use super::{acpi, apic, paging, port};
@@ -31,6 +30,7 @@ use super::{acpi, apic, paging, port};
 const PCI_INTX_CONTROLLER: &str = "legacy";
 /// The controller of [`isa_irq`]'s lines: an ISA device's own IRQ.
 const ISA_CONTROLLER: &str = "isa";
+/// The ISA IRQs; where each arrives is the MADT's to say.
 const ISA_IRQS: core::ops::Range<u32> = 0..16;
 
 const FIRST_DEVICE_VECTOR: u8 = 32;
@@ -92,8 +92,9 @@ pub fn isa_irq(number: u8) -> Irq {
 }
 
 /// The I/O APIC line a PC's PCI INTx or ISA IRQ `irq` arrives at (the GSI the MADT says, with
-/// its trigger and polarity), or the MSI vector [`alloc_msi`] handed out. Lines of other controllers are unsupported (their devices poll),
-/// as is every line when the controllers cannot be set up.
+/// its trigger and polarity), or the MSI vector [`alloc_msi`] handed out. Lines of other
+/// controllers are unsupported (their devices poll), as is every line when the controllers
+/// cannot be set up.
 pub fn line(irq: &Irq) -> Result<Line, IrqError> {
     let isa_irq = match (irq.controller.as_str(), irq.cells.as_slice()) {
         (MSI_CONTROLLER, &[vector]) if vector < 256 && MSI_VECTORS.contains(&(vector as u8)) => {
