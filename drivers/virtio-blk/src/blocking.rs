@@ -11,6 +11,9 @@ use crate::{BlockDevice, BlockError, Completion, Refused, Request, RequestKind, 
 
 /// Requests a streaming helper keeps in flight.
 const PIPELINE_DEPTH: usize = 16;
+/// The helpers' requests: 64 KiB (a whole number of blocks of any size the driver accepts),
+/// so a range in flight holds at most 1 MiB of DMA memory whatever the device allows.
+const HELPER_REQUEST_SECTORS: u64 = (64 << 10) / SECTOR_SIZE as u64;
 
 /// The requests of one blocking call, told apart from completions of other requests.
 struct Batch {
@@ -115,7 +118,8 @@ impl BlockDevice {
         }
         // The whole range is checked first, so nothing is written if any of it is refused.
         self.info().check_extent(start, count)?;
-        let (end, chunk) = (start + count, u64::from(self.info().max_request_sectors));
+        let chunk = u64::from(self.info().max_request_sectors).min(HELPER_REQUEST_SECTORS);
+        let end = start + count;
         let (mut next, mut spare, mut first_error) = (start, Vec::new(), None);
         let mut batch = self.begin();
         loop {

@@ -23,9 +23,10 @@ const BLK_SIZE: usize = 20;
 /// The largest logical block accepted (Linux takes up to its page size; 64 KiB covers every
 /// page size and real disk).
 const MAX_BLOCK_SIZE: u32 = 64 << 10;
-/// The most data one request carries: the driver's own limit, which bounds the DMA memory a
-/// request in flight holds.
-const MAX_REQUEST_BYTES: u64 = 64 << 10;
+/// The most data one request carries (the device's segment limits may allow less). The
+/// caller's buffer holds it, so this bounds the DMA memory one request can pin; the blocking
+/// helpers use smaller requests of their own (`blocking.rs`).
+const MAX_REQUEST_BYTES: u64 = 1 << 20;
 /// Descriptors of a request besides its data: header and status byte.
 const NON_DATA_DESCRIPTORS: u16 = 2;
 
@@ -113,7 +114,7 @@ mod tests {
     fn a_plain_disk_has_512_byte_blocks_and_the_driver_request_limit() {
         let info = check(PLAIN, negotiated(F_FLUSH), 256).unwrap();
         assert_eq!((info.capacity, info.block_size, info.block_sectors()), (2048, 512, 1));
-        assert_eq!(info.max_request_sectors, 128, "64 KiB");
+        assert_eq!(info.max_request_sectors, 2048, "1 MiB");
         assert!(info.flush && !info.read_only);
         assert_eq!(info.capacity_bytes(), 1 << 20);
     }

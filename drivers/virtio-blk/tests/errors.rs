@@ -143,16 +143,17 @@ fn writes_to_a_read_only_disk_are_refused_before_submission() {
 
 #[test]
 fn requests_beyond_the_capacity_or_the_request_size_are_refused() {
-    let mut rig = Rig::new(Interface::Modern, BlockModel::new(64));
+    // 4 KiB segments, 8 of them: requests of at most 64 sectors, on a disk of 4096.
+    let mut rig = Rig::new(Interface::Modern, BlockModel::new(4096).with_segment_limits(4096, 8));
     let notified = rig.device.notifications(0);
-    let beyond = rig.blk.submit(Request::read(63, rig.blk.buffer(2).unwrap())).unwrap_err();
-    assert_eq!(beyond.error, BlockError::OutOfRange { sector: 63, sectors: 2, capacity: 64 });
+    let beyond = rig.blk.submit(Request::read(4095, rig.blk.buffer(2).unwrap())).unwrap_err();
+    assert_eq!(beyond.error, BlockError::OutOfRange { sector: 4095, sectors: 2, capacity: 4096 });
     let wrapping = rig.blk.submit(Request::write(u64::MAX, rig.blk.buffer(1).unwrap())).unwrap_err();
-    assert_eq!(wrapping.error, BlockError::OutOfRange { sector: u64::MAX, sectors: 1, capacity: 64 });
-    let ranged = rig.blk.write_with(60, 10, |_, _| panic!("nothing is written when any of the range is refused"));
-    assert_eq!(ranged, Err(BlockError::OutOfRange { sector: 60, sectors: 10, capacity: 64 }));
-    let huge = rig.blk.submit(Request::read(0, rig.blk.buffer(129).unwrap())).unwrap_err();
-    assert_eq!(huge.error, BlockError::TooLarge { sectors: 129, max: 128 });
+    assert_eq!(wrapping.error, BlockError::OutOfRange { sector: u64::MAX, sectors: 1, capacity: 4096 });
+    let ranged = rig.blk.write_with(4090, 10, |_, _| panic!("nothing is written when any of the range is refused"));
+    assert_eq!(ranged, Err(BlockError::OutOfRange { sector: 4090, sectors: 10, capacity: 4096 }));
+    let huge = rig.blk.submit(Request::read(0, rig.blk.buffer(65).unwrap())).unwrap_err();
+    assert_eq!(huge.error, BlockError::TooLarge { sectors: 65, max: 64 });
     assert_eq!(rig.blk.read(0, &mut [0; 100]), Err(BlockError::NotWholeSectors { bytes: 100 }));
     assert_eq!(rig.blk.buffer(0).err(), Some(BlockError::NotWholeSectors { bytes: 0 }));
     assert_eq!(rig.device.notifications(0), notified, "the device saw nothing");
