@@ -38,6 +38,8 @@ static POLLING: AtomicBool = AtomicBool::new(false);
 
 /// The last line masked from the interrupt path (plus one; 0: none), reported from the thread.
 static MASKED: AtomicU32 = AtomicU32::new(0);
+/// Whether the controller could mask it (an x86 MSI vector's mask is in its device).
+static MASKED_AT_CONTROLLER: AtomicBool = AtomicBool::new(true);
 
 #[derive(Default)]
 struct Line {
@@ -108,8 +110,9 @@ pub fn dispatch(intid: u32) {
 }
 
 fn mask(intid: u32) {
-    cpu::disable(intid);
+    let masked = cpu::disable(intid);
     MASKED.store(intid + 1, Ordering::Relaxed);
+    MASKED_AT_CONTROLLER.store(masked, Ordering::Relaxed);
 }
 
 /// Waits for an interrupt or `deadline_ns`; returns at once if an interrupt was dispatched
@@ -148,6 +151,10 @@ pub fn polled<R>(f: impl FnOnce() -> R) -> R {
 fn report_masked() {
     let masked = MASKED.swap(0, Ordering::Relaxed);
     if masked != 0 {
-        log::warn!("interrupt {}: fired with nobody claiming it; masked", masked - 1);
+        let what = match MASKED_AT_CONTROLLER.load(Ordering::Relaxed) {
+            true => "masked",
+            false => "dropped (a message: its mask is in the device)",
+        };
+        log::warn!("interrupt {}: fired with nobody claiming it; {what}", masked - 1);
     }
 }

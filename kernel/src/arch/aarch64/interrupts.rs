@@ -51,12 +51,11 @@ pub fn enable(line: Line) -> Result<(), IrqError> {
     gic.enable(line).map_err(|error| IrqError::Invalid(format!("{error}")))
 }
 
-/// Masks line `intid` at the GIC; callable from the interrupt path.
-pub fn disable(intid: u32) {
-    if let Some(gic) = arm_gic::system() {
-        // A line the GIC does not have is not enabled either.
-        let _ = gic.disable(intid);
-    }
+/// Masks line `intid` at the GIC (an LPI through its configuration byte); callable from the
+/// interrupt path. Returns whether the line is masked now.
+pub fn disable(intid: u32) -> bool {
+    // A line the GIC does not have is not enabled either.
+    arm_gic::system().is_none_or(|gic| gic.disable(intid).is_ok())
 }
 
 /// From the first call on, the CPU takes interrupts, and the virtual timer can end idle waits.

@@ -151,12 +151,17 @@ pub fn free_msi(_source: &MsiSource, irq: &Irq) {
     }
 }
 
-/// Masks I/O APIC input `intid`; callable from the interrupt path. An MSI vector cannot be
-/// masked here (its mask is in the device): the handler table drops it instead.
-pub fn disable(intid: u32) {
+/// Masks I/O APIC input `intid`; callable from the interrupt path. Returns whether the line is
+/// masked now: false for an MSI vector, whose mask is in its device (the handler table drops
+/// what it raises instead).
+pub fn disable(intid: u32) -> bool {
+    if u8::try_from(intid).is_ok_and(|vector| MSI_VECTORS.contains(&vector)) {
+        return false;
+    }
     if let Some(io_apic) = controllers().map(|c| &c.io_apic).filter(|io_apic| intid < io_apic.inputs()) {
         without(|| io_apic.mask(intid));
     }
+    true
 }
 
 /// From the first call on (with the controllers set up), the CPU takes interrupts.
