@@ -119,10 +119,8 @@ mod tests {
 
     use alloc::boxed::Box;
     use alloc::vec::Vec;
-    
     use std::sync::Mutex;
 
-    
     use registry::testing::HostPlatform;
     use registry::MmioRegion;
 
