@@ -92,6 +92,13 @@ impl VirtioNet {
         Ok(if status & STATUS_LINK_UP != 0 { Link::Up } else { Link::Down })
     }
 
+    /// Whether the device signalled a configuration change (its link, with VIRTIO_NET_F_STATUS)
+    /// since the last call; [`link`](Self::link) then says what the link is now. Only the
+    /// configuration interrupt tells: a polled NIC's link is read when asked.
+    pub fn take_link_change(&mut self) -> bool {
+        self.interrupt.take_config_change()
+    }
+
     /// Descriptors in the receive and transmit queues (each packet buffer takes two).
     pub fn queue_sizes(&self) -> (u16, u16) {
         let queues = self.device.memory();

@@ -18,12 +18,12 @@ use virtio_net::VirtioNet;
 use super::{shell_command, Command};
 use stack::Stack;
 
-const USAGE: &str = "usage: net up | net echo PORT | net send HOST PORT BYTES SEED | net ping HOST [COUNT]";
+const USAGE: &str = "usage: net up | net link | net echo PORT | net send HOST PORT BYTES SEED | net ping HOST [COUNT]";
 const PING_COUNT: u16 = 4;
 
 shell_command!(NET = Command {
     name: "net",
-    usage: "net up|echo|send|ping DHCP; a TCP echo server; a TCP stream checked on its echo; ping",
+    usage: "net up|link|echo|send|ping DHCP; the link; a TCP echo server; a TCP stream checked on its echo; ping",
     run: net,
 });
 
@@ -31,6 +31,9 @@ shell_command!(NET = Command {
 static STACK: Mutex<Option<Stack>> = Mutex::new(None);
 
 fn net(registry: &mut Registry, args: &[&str]) {
+    if args == ["link"] {
+        return link(registry);
+    }
     let Some((path, nic)) = registry.driver_data::<VirtioNet>().next() else {
         println!("net: no virtio-net device is bound");
         return;
@@ -76,6 +79,21 @@ fn up(configured: &mut Option<Stack>, path: &str, nic: &mut VirtioNet) {
         }
         Err(failure) => println!("net up: {failure}"),
     }
+}
+
+/// The first NIC's link as the device reports it now, and whether its configuration interrupt
+/// announced a change since the last look; `lsdev` follows.
+fn link(registry: &mut Registry) {
+    let Some((path, nic)) = registry.driver_data::<VirtioNet>().next() else {
+        return println!("net: no virtio-net device is bound");
+    };
+    let (path, signalled) = (String::from(path), nic.take_link_change());
+    let link = nic.link().map_or_else(|error| format!("unknown ({error})"), |link| format!("{link}"));
+    if signalled {
+        println!("net link: the device signalled a change");
+    }
+    println!("net link: {link}");
+    registry.set_info(&path, "link", link);
 }
 
 fn echo(stack: &mut Stack, nic: &mut VirtioNet, port: u16) {

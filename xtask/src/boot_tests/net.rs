@@ -11,10 +11,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use boards::Board;
+use serde_json::json;
 
 use super::interrupts::{expect_lpis, interrupt_counts, with_console_driver};
-use super::{boot_and_drive, has_device_tree, run_command, BootTest, PROMPT};
+use super::{any_board, boot_and_drive, has_device_tree, run_command, BootTest, PROMPT};
 use crate::qemu::Options;
+use crate::qmp::{self, Qmp};
 use crate::{fail, XtaskResult};
 
 pub const TESTS: &[BootTest] = &[
@@ -42,6 +44,11 @@ pub const TESTS: &[BootTest] = &[
         name: "virtio-net-pci on a PC: DHCP, ping, TCP echo both ways",
         applies: |board| !has_device_tree(board),
         run: |b, i| end_to_end(b, i, "pc", false, None, &[]),
+    },
+    BootTest {
+        name: "virtio-net link taken down and up on the host (QMP set_link): the configuration interrupt tells the driver",
+        applies: any_board,
+        run: link_changes,
     },
 ];
 
@@ -115,6 +122,37 @@ fn end_to_end(board: &Board, image: &Path, mode: &str, modern: bool, suffix: Opt
         Ok(())
     })
 }
+
+/// The host takes the NIC's link down, then up again; each time `net link` says the device
+/// signalled the change (its configuration interrupt came) and what the link is, and `lsdev`
+/// follows.
+fn link_changes(board: &Board, image: &Path) -> XtaskResult {
+    let mut options = Options::with_default_devices(board)?;
+    (options.gpu, options.disks) = (false, Vec::new());
+    let socket = qmp::serve(&mut options, "net-link");
+    boot_and_drive(board, image, &options, "net-link", |session| {
+        expect_line(&run_command(session, "net link")?, "net link: up", "net link")?;
+        let mut qmp = Qmp::connect(&socket, qmp::CONNECT_TIMEOUT)?;
+        for (up, state) in [(false, "down"), (true, "up")] {
+            qmp.execute("set_link", json!({ "name": "net0", "up": up }))?;
+            let deadline = Instant::now() + LINK_TIMEOUT;
+            let output = loop {
+                let output = run_command(session, "net link")?;
+                if output.contains("net link: the device signalled a change") || Instant::now() >= deadline {
+                    break output;
+                }
+                thread::sleep(Duration::from_millis(100));
+            };
+            expect_line(&output, "net link: the device signalled a change", "net link")?;
+            expect_line(&output, &format!("net link: {state}"), "net link")?;
+            expect_line(&run_command(session, "lsdev")?, &format!("link: {state}"), "lsdev")?;
+        }
+        Ok(())
+    })
+}
+
+/// How long the kernel may take to see a link change.
+const LINK_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn expect_line(output: &str, line: &str, command: &str) -> XtaskResult {
     if output.lines().any(|l| l.contains(line)) {
