@@ -54,11 +54,22 @@ fn probe_ecam_host(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
         ctx.add_child(child);
     }
     ctx.set_info("buses", format!("{:02x}-{:02x}", info.first_bus, last_bus));
+    ctx.set_info("msi", msi_summary(&info));
     ctx.set_info("functions", format!("{}", found.functions.len()));
     for note in notes {
         log::warn!("{}: {note}", ctx.device.path);
     }
     Ok(())
+}
+
+/// Where the functions' messages go, for `lsdev`: each MSI controller `msi-map` names, or none.
+fn msi_summary(info: &PciHostInfo) -> String {
+    let mut controllers: Vec<&str> = info.msi_routes.iter().map(|route| route.controller.as_str()).collect();
+    controllers.dedup();
+    match controllers.is_empty() {
+        true => String::from("none: functions use INTx"),
+        false => controllers.join(", "),
+    }
 }
 
 /// The first window of each kind from the DT's `ranges`.
