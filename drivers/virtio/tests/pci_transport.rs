@@ -153,15 +153,20 @@ const MSI_ADDRESS: u64 = 0x1_fee0_0000;
 const FIRST_MSI: u32 = 100;
 
 /// An MSI-X capability body: control (table size - 1), table offset | BIR, PBA offset | BIR.
-fn msix_cap(vectors: u16, table: usize) -> Vec<u8> {
+fn msix_cap(vectors: u16, table: usize, bar: u32) -> Vec<u8> {
     let mut body = (vectors - 1).to_le_bytes().to_vec();
-    body.extend((table as u32 | 4).to_le_bytes());
-    body.extend(((table as u32 + 0x100) | 4).to_le_bytes());
+    body.extend((table as u32 | bar).to_le_bytes());
+    body.extend(((table as u32 + 0x100) | bar).to_le_bytes());
     body
 }
 
+/// The function with an MSI-X table of `vectors` at `table` in its BAR 4.
 fn function_with_msix(vectors: u16, table: usize) -> SimFunction {
-    let (virtio, msix) = (modern_caps(), msix_cap(vectors, table));
+    function_with_msix_in(vectors, table, 4)
+}
+
+fn function_with_msix_in(vectors: u16, table: usize, bar: u32) -> SimFunction {
+    let (virtio, msix) = (modern_caps(), msix_cap(vectors, table, bar));
     let mut caps: Vec<(u8, &[u8])> = virtio.iter().map(|c| (bus_pci::caps::CAP_VENDOR, c.as_slice())).collect();
     caps.push((bus_pci::caps::CAP_MSIX, &msix));
     function_with(&caps)
@@ -267,9 +272,11 @@ fn too_few_vectors_for_every_queue_share_one_between_the_queues() {
 
 #[test]
 fn without_usable_msix_the_function_interrupts_on_its_line() {
-    // A table running past the BAR; a table too small for two vectors; a platform without MSIs.
+    // A table running past the BAR, or in a BAR the function does not have; a table too small
+    // for two vectors; a platform without MSIs.
     let cases = [
         (function_with_msix(4, BAR_SIZE - 16), 8, "INTx (unusable MSI-X table)"),
+        (function_with_msix_in(4, MSIX_TABLE, 2), 8, "INTx (unusable MSI-X table)"),
         (function_with_msix(1, MSIX_TABLE), 8, "INTx (not enough MSI-X vectors)"),
         (function_with_msix(4, MSIX_TABLE), 1, "INTx (not enough MSI-X vectors)"),
     ];
