@@ -21,5 +21,5 @@ pub use error::AcpiError;
 pub use madt::{IoApic, IsaOverride, Madt, Polarity, Trigger};
 pub use mcfg::EcamWindow;
 pub use memory::Memory;
-pub use rsdp::{find_rsdp, Rsdp, BIOS_AREAS};
+pub use rsdp::{find_rsdp, Rsdp};
 pub use sdt::{Tables, TableHeader};

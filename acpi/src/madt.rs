@@ -63,15 +63,6 @@ impl Madt {
         let identity = IsaOverride { irq, gsi: u32::from(irq), polarity: Polarity::ActiveHigh, trigger: Trigger::Edge };
         self.overrides.iter().copied().find(|o| o.irq == irq).unwrap_or(identity)
     }
-
-    /// The I/O APIC serving `gsi`, and the input it arrives at, given how many inputs each has
-    /// (`inputs`, read from the I/O APIC itself).
-    pub fn io_apic_for(&self, gsi: u32, inputs: impl Fn(&IoApic) -> u32) -> Option<(IoApic, u32)> {
-        self.io_apics.iter().copied().find_map(|io_apic| {
-            let input = gsi.checked_sub(io_apic.gsi_base)?;
-            (input < inputs(&io_apic)).then_some((io_apic, input))
-        })
-    }
 }
 
 impl Tables {

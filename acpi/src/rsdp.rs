@@ -15,7 +15,7 @@ const V2_LEN: usize = 36;
 
 /// Where a BIOS leaves the RSDP: the BIOS read-only area (the EBDA is searched by
 /// [`find_rsdp`] when its segment word at 0x40e names one).
-pub const BIOS_AREAS: Range<u64> = 0xe_0000..0x10_0000;
+const BIOS_AREAS: Range<u64> = 0xe_0000..0x10_0000;
 /// The BIOS data area word holding the EBDA's segment.
 const EBDA_SEGMENT: u64 = 0x40e;
 const EBDA_SEARCHED: u64 = 1024;
