@@ -61,8 +61,8 @@ impl Rsdp {
     }
 }
 
-/// Searches the first KiB of the EBDA, then [`BIOS_AREAS`], for a valid RSDP (ACPI 6.5,
-/// 5.2.5.1). Memory that cannot be read is skipped, not an error.
+/// Searches the first KiB of the EBDA, then the BIOS area 0xe0000-0xfffff, for a valid RSDP
+/// (ACPI 6.5, 5.2.5.1). Memory that cannot be read is skipped, not an error.
 pub fn find_rsdp(memory: &dyn Memory) -> Result<Rsdp, AcpiError> {
     let mut segment = [0u8; 2];
     let ebda = match memory.read(EBDA_SEGMENT, &mut segment) {

@@ -32,7 +32,7 @@ pub enum Match {
 /// [`ProbeContext::set_driver_data`].
 pub type RemoveFn = fn(&DeviceNode, Box<dyn Any + Send>);
 
-/// A driver, as registered with [`register_driver!`].
+/// A driver, as registered with [`register_driver!`](crate::register_driver).
 pub struct Driver {
     /// Unique, short (`virtio-mmio`, `pl011`); shown by `lsdev`.
     pub name: &'static str,
