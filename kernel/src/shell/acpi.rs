@@ -5,7 +5,7 @@ use acpi_tables::{Polarity, Trigger};
 use registry::Registry;
 
 use super::{shell_command, Command};
-use crate::arch::acpi::firmware;
+use crate::arch::acpi::{firmware, RsdpSource};
 
 shell_command!(ACPI = Command {
     name: "acpi",
@@ -21,7 +21,11 @@ fn show(_: &mut Registry, _: &[&str]) {
     let rsdp = &firmware.rsdp;
     let root = if rsdp.xsdt != 0 { "XSDT" } else { "RSDT" };
     let oem = core::str::from_utf8(&rsdp.oem_id).unwrap_or("?");
-    println!("acpi: RSDP at {:#x}, revision {}, OEM {oem:?}, {root}", rsdp.address, rsdp.revision);
+    let found_by = match firmware.found_by {
+        RsdpSource::StartInfo => "from the PVH start info",
+        RsdpSource::BiosSearch => "found in the BIOS area",
+    };
+    println!("acpi: RSDP at {:#x} ({found_by}), revision {}, OEM {oem:?}, {root}", rsdp.address, rsdp.revision);
     for table in &firmware.tables.tables {
         println!("acpi: table {} at {:#x}, {} bytes, revision {}", table.name(), table.address, table.len, table.revision);
     }

@@ -251,7 +251,8 @@ fn pc_pci_tree(board: &Board, image: &Path) -> XtaskResult {
     Ok(())
 }
 
-/// What the kernel read from QEMU's ACPI tables (SeaBIOS's, found in the BIOS area): the I/O
+/// What the kernel read from QEMU's ACPI tables (SeaBIOS's, its RSDP given by the PVH start
+/// info): the I/O
 /// APIC and the overrides QEMU always builds (the PIT's IRQ 0 at GSI 2; PCI's IRQs 5, 9, 10, 11
 /// level, active high), and on q35, whose board file takes its ECAM from the MCFG, that window.
 fn pc_acpi_tables(board: &Board, image: &Path) -> XtaskResult {
@@ -269,6 +270,11 @@ fn pc_acpi_tables(board: &Board, image: &Path) -> XtaskResult {
         if !output.lines().any(|l| l.trim() == line) {
             return Err(fail(format!("`acpi` does not say {line:?}:\n{output}")));
         }
+    }
+    // QEMU's PVH boot passes the RSDP's address in the start info (the kernel searches the
+    // BIOS area only without one).
+    if !output.lines().any(|l| l.starts_with("acpi: RSDP at 0x") && l.contains("(from the PVH start info)")) {
+        return Err(fail(format!("`acpi` did not take the RSDP from the PVH start info:\n{output}")));
     }
     if output.contains("left out") || !output.contains("acpi: table APIC at") {
         return Err(fail(format!("`acpi` found broken or no tables:\n{output}")));

@@ -6,7 +6,7 @@
 //! ELF's segments at their physical addresses and enters the address in the
 //! `XEN_ELFNOTE_PHYS32_ENTRY` note in 32-bit protected mode: paging off, flat 4 GiB code and
 //! data segments, interrupts off, `ebx` = the physical address of the `hvm_start_info`
-//! structure (not used yet: the boards' facts come from the board file), no stack.
+//! structure (its RSDP pointer leads to the ACPI tables: `acpi.rs`), no stack.
 //!
 //! .bss is already zero: it is the part of the data segment beyond what the file holds
 //! (`p_memsz` > `p_filesz`), which an ELF loader fills with zeros (QEMU does, when it copies the
@@ -21,7 +21,7 @@
 //! clear), which is enough: `x86_64-unknown-none` is a soft-float target, so the compiler emits
 //! none of their instructions. No NX either: nothing in the map is marked non-executable.
 
-use super::{exceptions, paging, timer};
+use super::{acpi, exceptions, paging, timer};
 use core::arch::global_asm;
 
 /// Size of the boot CPU's stack, the only stack the kernel has.
@@ -60,9 +60,10 @@ global_asm!(
     .global pvh_entry
 pvh_entry:
     cld                                 // the ABI leaves the direction flag open; Rust wants it clear
+    mov     %ebx, %esi                  // the hvm_start_info address, which cpuid overwrites
 
     // With 1 GiB pages the map reaches the 64-bit PCI window (paging.rs). Every CPU that has
-    // long mode has this CPUID leaf. (It overwrites ebx, the unused hvm_start_info address.)
+    // long mode has this CPUID leaf.
     mov     $0x80000001, %eax
     cpuid
     mov     $boot_pml4_4gib, %eax
@@ -95,6 +96,7 @@ pvh_entry:
     mov     %eax, %fs
     mov     %eax, %gs
     lea     .Lboot_stack_top(%rip), %rsp
+    mov     %esi, %edi                  // rust_entry's argument, zero-extended
     call    {rust_entry}                // does not return
     ud2
 
@@ -126,8 +128,10 @@ pvh_entry:
     options(att_syntax),
 );
 
-/// The first Rust code: runs on the boot stack, in long mode, with .bss zeroed.
-extern "C" fn rust_entry() -> ! {
+/// The first Rust code: runs on the boot stack, in long mode, with .bss zeroed;
+/// `start_info` is the loader's `hvm_start_info` address.
+extern "C" fn rust_entry(start_info: u64) -> ! {
+    acpi::set_start_info(start_info);
     exceptions::install();
     timer::calibrate();
     crate::kernel_main(0)
