@@ -3,6 +3,7 @@
 //! The text form follows U-Boot's `dm tree` and `lspci -tv`: the tree on the left, then the bus
 //! address, the first match ID, the first IRQ, the driver and the state (with the reason when not
 //! bound). It stays within 100 columns; the JSON form carries everything in full.
+//! [`interrupts`] lists the hooked interrupts with their counts, like `/proc/interrupts`.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -145,6 +146,27 @@ fn address_label(node: &DeviceNode) -> String {
             None => String::from("-"),
         },
     }
+}
+
+/// Every interrupt a driver hooked, like Linux's `/proc/interrupts`: how often it was handled
+/// and found spurious, its label and controller, and the device, in tree order.
+pub fn interrupts(registry: &Registry) -> String {
+    let rows: Vec<(u64, u64, String, &str)> = registry
+        .devices()
+        .flat_map(|node| {
+            node.irq_stats.iter().map(move |(index, stats)| {
+                let irq = node.irqs.get(*index);
+                let label = irq.map_or(String::from("?"), |irq| alloc::format!("{} ({})", irq.label, irq.controller));
+                (stats.handled(), stats.spurious(), label, node.path.as_str())
+            })
+        })
+        .collect();
+    let width = rows.iter().map(|row| row.2.len()).chain([9]).max().unwrap_or(9);
+    let mut out = alloc::format!("{:>10}{:>10}  {:<width$}  DEVICE\n", "HANDLED", "SPURIOUS", "INTERRUPT");
+    for (handled, spurious, label, path) in rows {
+        let _ = writeln!(out, "{handled:>10}{spurious:>10}  {label:<width$}  {path}");
+    }
+    out
 }
 
 /// The first IRQ's type and number (`SPI 16`); the trigger and the rest are in the JSON.

@@ -5,8 +5,8 @@ use std::sync::Mutex;
 
 use registry::testing::{HostPlatform, IrqHostPlatform};
 use registry::{
-    Bus, BusAddress, BusError, DeviceIds, DeviceSpec, DeviceState, Driver, Irq, IrqHandler, IrqReturn, Match, ProbeContext,
-    ProbeError,
+    Bus, BusAddress, BusError, DeviceIds, DeviceSpec, DeviceState, Driver, Irq, IrqError, IrqHandler, IrqReturn, Match,
+    MsiMessage, MsiSource, MsiVector, ProbeContext, ProbeError,
 };
 
 struct Devices;
@@ -79,6 +79,9 @@ fn handlers_run_counts_show_and_failed_probes_free_their_line() {
     assert_eq!((*index, stats.handled(), stats.spurious()), (0, 3, 2));
     assert!(registry::lsdev::text(&registry).contains("irqs (SPI 1): 3 (+2 spurious)"));
     assert!(registry::lsdev::json(&registry).contains(r#""irq_counts":[{"index":0,"handled":3,"spurious":2}]"#));
+    let table = registry::lsdev::interrupts(&registry);
+    let rows: Vec<Vec<&str>> = table.lines().skip(1).map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows, [["3", "2", "SPI", "1", "(/intc)", "/uart"]], "only the bound device's line:\n{table}");
 
     let id = registry.find_by_path("/uart").unwrap().id;
     registry.remove(id);
@@ -102,4 +105,61 @@ fn without_interrupt_support_drivers_poll() {
     let uart = registry.find_by_path("/uart").unwrap();
     assert_eq!(uart.state, DeviceState::Bound);
     assert!(uart.irq_stats.is_empty());
+}
+
+/// A platform whose MSI controller hands out vectors from 100 on and records what comes back.
+struct MsiPlatform {
+    host: &'static HostPlatform,
+    next: Mutex<u32>,
+    freed: Mutex<Vec<u32>>,
+}
+
+impl registry::Platform for MsiPlatform {
+    registry::forward_platform_memory!(host);
+
+    fn now_ns(&self) -> u64 {
+        self.host.now_ns()
+    }
+
+    fn alloc_msi(&self, _: &MsiSource, count: usize) -> Result<Vec<MsiVector>, IrqError> {
+        let mut next = self.next.lock().unwrap();
+        let vectors = (*next..*next + count as u32)
+            .map(|n| MsiVector {
+                irq: Irq { controller: "msi".into(), cells: vec![n], number: Some(n), label: format!("MSI {n}") },
+                message: MsiMessage { address: 0xfee0_0000, data: n },
+            })
+            .collect();
+        *next += count as u32;
+        Ok(vectors)
+    }
+
+    fn free_msi(&self, _: &MsiSource, irq: &Irq) {
+        self.freed.lock().unwrap().push(irq.number.unwrap());
+    }
+}
+
+#[test]
+fn msi_vectors_go_back_when_the_probe_fails_and_when_the_device_is_removed() {
+    fn keeps(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
+        ctx.alloc_msi(&MsiSource::default(), 2).map_err(ProbeError::failed)?;
+        Ok(())
+    }
+    fn fails(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
+        ctx.alloc_msi(&MsiSource::default(), 3).map_err(ProbeError::failed)?;
+        Err(ProbeError::Failed("gave up after taking its vectors".into()))
+    }
+    let leak = |name, compatible, probe| -> &'static Driver {
+        Box::leak(Box::new(Driver { name, matches: Box::leak(Box::new([Match::Compatible(compatible)])), priority: 0, probe, remove: None }))
+    };
+    let platform: &'static MsiPlatform =
+        Box::leak(Box::new(MsiPlatform { host: HostPlatform::leaked(), next: Mutex::new(100), freed: Mutex::new(vec![]) }));
+    let drivers = [leak("uart", "acme,uart", keeps as _), leak("broken", "acme,broken", fails as _)];
+    let mut registry = registry::probe_with(platform, &[&Devices], drivers);
+    assert_eq!(*platform.freed.lock().unwrap(), [102, 103, 104], "the failed probe's vectors");
+    let uart = registry.find_by_path("/uart").unwrap();
+    let kept: Vec<u32> = uart.msi.iter().map(|(_, irq)| irq.number.unwrap()).collect();
+    assert_eq!(kept, [100, 101], "the bound device keeps its vectors");
+    registry.remove(uart.id);
+    assert_eq!(*platform.freed.lock().unwrap(), [102, 103, 104, 100, 101]);
+    assert!(registry.find_by_path("/uart").unwrap().msi.is_empty());
 }

@@ -1,4 +1,4 @@
-//! `help`, `lsdev`, `poweroff`.
+//! `help`, `lsdev`, `irqs`, `poweroff`.
 
 use registry::Registry;
 
@@ -10,6 +10,11 @@ shell_command!(LSDEV = Command {
     name: "lsdev",
     usage: "lsdev [--json]       the device tree, drivers and probe outcomes",
     run: lsdev,
+});
+shell_command!(IRQS = Command {
+    name: "irqs",
+    usage: "irqs                 every hooked interrupt and its counts (like /proc/interrupts)",
+    run: |registry, _| print!("{}", registry::lsdev::interrupts(registry)),
 });
 shell_command!(POWEROFF = Command { name: "poweroff", usage: "poweroff             power the machine off", run: |_, _| arch::poweroff() });
 

@@ -195,18 +195,26 @@ fn check_virtio_mmio(kernel: &BTreeMap<String, &Value>, tree: &str, modern: bool
     Ok(())
 }
 
+/// `help` lists the commands, an unknown one is reported, and `irqs` counts the console's
+/// interrupts.
 fn shell_commands(board: &Board, image: &Path) -> XtaskResult {
     let mut options = Options::with_default_devices(board)?;
     options.net = false;
     options.gpu = false;
-    let outputs = boot_and_run(board, image, &options, &["help", "frobnicate"], "shell")?;
-    for command in ["help", "lsdev", "poweroff"] {
+    let outputs = boot_and_run(board, image, &options, &["help", "frobnicate", "irqs"], "shell")?;
+    for command in ["help", "lsdev", "irqs", "poweroff"] {
         if !outputs[0].contains(command) {
             return Err(fail(format!("help does not mention {command}:\n{}", outputs[0])));
         }
     }
     if !outputs[1].contains("unknown command: frobnicate") {
         return Err(fail(format!("unknown command not reported:\n{}", outputs[1])));
+    }
+    // The console UART took the typed commands' interrupts: its row counts some.
+    let console = if has_device_tree(board) { "/pl011@9000000" } else { "/isa/serial@3f8" };
+    let row = outputs[2].lines().find(|line| line.ends_with(console)).map(|line| line.split_whitespace().collect::<Vec<_>>());
+    if row.as_deref().and_then(|row| row.first()?.parse::<u64>().ok()).is_none_or(|handled| handled == 0) {
+        return Err(fail(format!("irqs shows no interrupt handled for the console {console}:\n{}", outputs[2])));
     }
     Ok(())
 }
