@@ -42,7 +42,7 @@ pub const TESTS: &[BootTest] = &[
         applies: |board| !has_device_tree(board),
         run: pc_acpi_tables,
     },
-    BootTest { name: "shell answers help and rejects unknown commands", applies: any_board, run: shell_commands },
+    BootTest { name: "shell answers help, rejects unknown commands, and irqs counts the console's", applies: any_board, run: shell_commands },
 ];
 
 /// Boots with the default devices (plus `extra` QEMU arguments) and checks the kernel's view
