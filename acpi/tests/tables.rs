@@ -244,3 +244,31 @@ fn every_corrupted_byte_of_the_tables_is_an_error_or_a_parse_never_a_panic() {
         }
     }
 }
+
+/// Firecracker's tables as its VMM wrote them (tests/fixtures), behind an RSDT of our own.
+fn firecracker() -> Image {
+    let fixture = |name: &str| std::fs::read(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).expect("fixture");
+    let mut image = Image::default();
+    image.put(0x400, vec![0; 0x100]);
+    image.put(0xe_0000, vec![0; 0x1_5a30]);
+    image.put(RSDP_AT, rsdp(0, RSDT_AT as u32, 0));
+    image.put(MADT_AT, fixture("firecracker-APIC.bin"));
+    image.put(MCFG_AT, fixture("firecracker-MCFG.bin"));
+    let listed: Vec<u8> = [MADT_AT, MCFG_AT].iter().flat_map(|&a| (a as u32).to_le_bytes()).collect();
+    image.put(RSDT_AT, table(b"RSDT", &listed));
+    image
+}
+
+#[test]
+fn firecracker_tables_give_one_io_apic_no_overrides_and_a_one_bus_ecam() {
+    let image = firecracker();
+    let tables = load(&image).unwrap();
+    assert!(tables.broken.is_empty(), "the VMM's checksums hold: {:?}", tables.broken);
+    let madt = tables.madt(&image).unwrap().expect("a MADT");
+    assert_eq!(madt.local_apic, 0xfee0_0000);
+    assert_eq!(madt.io_apics, [IoApic { id: 0, address: 0xfec0_0000, gsi_base: 0 }]);
+    assert_eq!(madt.overrides, [], "Firecracker wires ISA IRQs 1:1");
+    assert_eq!(madt.isa_irq(4), IsaOverride { irq: 4, gsi: 4, polarity: Polarity::ActiveHigh, trigger: Trigger::Edge });
+    let windows = tables.ecam_windows(&image).unwrap();
+    assert_eq!(windows, [EcamWindow { base: 0xeec0_0000, segment: 0, start_bus: 0, end_bus: 0 }]);
+}
