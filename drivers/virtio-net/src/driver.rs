@@ -23,7 +23,7 @@ fn probe(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
     let device = ctx.take_bus_data::<VirtioDevice>().ok_or_else(|| ProbeError::failed("no virtio transport"))?;
     let mut nic = VirtioNet::new(device.transport, ctx.platform, interrupt).map_err(ProbeError::failed)?;
     ctx.set_info("mac", nic.mac().to_string());
-    ctx.set_info("link", nic.link().map_or_else(|error| format!("unknown ({error})"), |link| link.to_string()));
+    ctx.set_info("link", nic.link_label());
     let (rx, tx) = nic.queue_sizes();
     ctx.set_info("queues", format!("rx {rx}, tx {tx}"));
     ctx.set_driver_data(nic);

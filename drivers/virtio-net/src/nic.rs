@@ -1,6 +1,8 @@
 //! [`VirtioNet`]: one NIC on a virtio transport, from initialisation to teardown.
 
 use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::String;
 
 use registry::Platform;
 use virtio::{fail_device, Interrupt, LiveDevice, Negotiated, Transport};
@@ -90,6 +92,12 @@ impl VirtioNet {
         let (transport, _) = self.device.parts();
         let status = transport.read_config_u16(CONFIG_STATUS)?;
         Ok(if status & STATUS_LINK_UP != 0 { Link::Up } else { Link::Down })
+    }
+
+    /// The link as `lsdev` and the shell show it: `up`, `down`, `up (not reported)`, or
+    /// `unknown (why)` when the status cannot be read.
+    pub fn link_label(&mut self) -> String {
+        self.link().map_or_else(|error| format!("unknown ({error})"), |link| format!("{link}"))
     }
 
     /// Whether the device signalled a configuration change (its link, with VIRTIO_NET_F_STATUS)

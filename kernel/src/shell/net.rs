@@ -70,8 +70,7 @@ fn up(configured: &mut Option<Stack>, path: &str, nic: &mut VirtioNet) {
     let mut stack = Stack::new(nic);
     match dhcp::configure(&mut stack, nic) {
         Ok(lease) => {
-            let link = nic.link().map_or_else(|error| format!("unknown ({error})"), |link| format!("{link}"));
-            println!("net up: {path}, mac {}, link {link}", nic.mac());
+            println!("net up: {path}, mac {}, link {}", nic.mac(), nic.link_label());
             let gateway = lease.router.map_or_else(|| String::from("none"), |router| format!("{router}"));
             let dns: Vec<String> = lease.dns_servers.iter().map(|server| format!("{server}")).collect();
             println!("net up: address {}, gateway {gateway}, dns {}", lease.address, dns.join(" "));
@@ -88,7 +87,7 @@ fn link(registry: &mut Registry) {
         return println!("net: no virtio-net device is bound");
     };
     let (path, signalled) = (String::from(path), nic.take_link_change());
-    let link = nic.link().map_or_else(|error| format!("unknown ({error})"), |link| format!("{link}"));
+    let link = nic.link_label();
     if signalled {
         println!("net link: the device signalled a change");
     }

@@ -6,14 +6,14 @@
 //! MSI-X on PCI, or INTx when the function has no MSI-X): `lsdev` counts them.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use boards::{Board, VirtioTransport};
 use serde_json::json;
 use virtio_blk::{human_size, pattern, SECTOR_SIZE};
 
 use super::interrupts::{expect_lpis, interrupt_counts, with_console_driver};
-use super::{any_board, boot_and_drive, has_device_tree, run_command, BootTest};
+use super::{any_board, boot_and_drive, has_device_tree, run_command, run_until, BootTest};
 use crate::qemu::{Options, Session};
 use crate::qmp::{self, Qmp};
 use crate::{fail, scratch_dir, XtaskResult};
@@ -261,13 +261,7 @@ fn resized_on_the_host(board: &Board, image: &Path) -> XtaskResult {
         qmp.execute("block_resize", json!({ "device": "blk0", "size": AFTER * SECTOR_SIZE as u64 }))?;
         // The configuration interrupt follows the resize asynchronously.
         let grown = format!("blk{number}: {AFTER} sectors ({})", human_size(AFTER * SECTOR_SIZE as u64));
-        let deadline = Instant::now() + RESIZE_TIMEOUT;
-        while !run_command(session, "blk list")?.contains(&grown) {
-            if Instant::now() >= deadline {
-                return Err(fail(format!("`blk list` never showed {grown:?} after the resize")));
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        run_until(session, "blk list", &grown, RESIZE_TIMEOUT)?;
         expect(session, "lsdev", &format!("capacity: {AFTER} sectors ({})", human_size(AFTER * SECTOR_SIZE as u64)))?;
         expect(session, &fill_command(number, &past_the_end), "blk fill: 1024 sectors ok")?;
         expect(session, &format!("blk flush {number}"), "blk flush: ok")?;

@@ -10,7 +10,7 @@ mod net;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use boards::Board;
 use serde_json::Value;
@@ -123,6 +123,23 @@ pub fn run_command(session: &mut Session, command: &str) -> XtaskResult<String> 
     session.send_line(command)?;
     let output = session.expect(PROMPT, COMMAND_TIMEOUT)?;
     Ok(output.trim_end_matches(PROMPT).to_string())
+}
+
+/// Runs `command` every 100 ms until its output contains `needle` (a change the kernel learns of
+/// asynchronously, e.g. from a configuration interrupt) and returns that output; fails after
+/// `timeout`.
+pub fn run_until(session: &mut Session, command: &str, needle: &str, timeout: Duration) -> XtaskResult<String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let output = run_command(session, command)?;
+        if output.contains(needle) {
+            return Ok(output);
+        }
+        if Instant::now() >= deadline {
+            return Err(fail(format!("`{command}` did not show {needle:?} within {timeout:?}:\n{output}")));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// The `{"devices":[...]}` block in a command's output.

@@ -14,7 +14,7 @@ use boards::Board;
 use serde_json::json;
 
 use super::interrupts::{expect_lpis, interrupt_counts, with_console_driver};
-use super::{any_board, boot_and_drive, has_device_tree, run_command, BootTest, PROMPT};
+use super::{any_board, boot_and_drive, has_device_tree, run_command, run_until, BootTest, PROMPT};
 use crate::qemu::Options;
 use crate::qmp::{self, Qmp};
 use crate::{fail, XtaskResult};
@@ -135,15 +135,7 @@ fn link_changes(board: &Board, image: &Path) -> XtaskResult {
         let mut qmp = Qmp::connect(&socket, qmp::CONNECT_TIMEOUT)?;
         for (up, state) in [(false, "down"), (true, "up")] {
             qmp.execute("set_link", json!({ "name": "net0", "up": up }))?;
-            let deadline = Instant::now() + LINK_TIMEOUT;
-            let output = loop {
-                let output = run_command(session, "net link")?;
-                if output.contains("net link: the device signalled a change") || Instant::now() >= deadline {
-                    break output;
-                }
-                thread::sleep(Duration::from_millis(100));
-            };
-            expect_line(&output, "net link: the device signalled a change", "net link")?;
+            let output = run_until(session, "net link", "net link: the device signalled a change", LINK_TIMEOUT)?;
             expect_line(&output, &format!("net link: {state}"), "net link")?;
             expect_line(&run_command(session, "lsdev")?, &format!("link: {state}"), "lsdev")?;
         }
