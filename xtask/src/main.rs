@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo xtask run   [--board NAME] [--modern-mmio] [-- <extra QEMU args>]
-//! cargo xtask test  [--board NAME] [--host-only | --boot-only]
+//! cargo xtask test  [--board NAME] [--host-only | --boot-only] [--only TEXT]
 //! cargo xtask build [--board NAME]
 //! cargo xtask dtb   [--board NAME] OUT.dtb [-- <extra QEMU args>]
 //! cargo xtask bench [--board NAME] [--quick] [--linux]
@@ -52,8 +52,9 @@ pub fn scratch_dir() -> XtaskResult<PathBuf> {
 const USAGE: &str = "usage:
   cargo xtask run   [--board NAME] [--modern-mmio] [-- <extra QEMU args>]
                     boot the test kernel with the board's default devices, serial on stdio
-  cargo xtask test  [--board NAME] [--host-only | --boot-only]
-                    host unit tests, then QEMU boot tests (every board unless --board)
+  cargo xtask test  [--board NAME] [--host-only | --boot-only] [--only TEXT]
+                    host unit tests, then QEMU boot tests (every board unless --board;
+                    only the boot tests whose name contains TEXT with --only)
   cargo xtask build [--board NAME]
   cargo xtask dtb   [--board NAME] OUT.dtb [-- <extra QEMU args>]
                     dump the device tree QEMU gives the board (same default devices)
@@ -68,6 +69,8 @@ struct Args {
     board: &'static Board,
     /// Whether `--board` was given (`test` runs every board otherwise).
     board_chosen: bool,
+    /// `--only TEXT`: run the boot tests whose name contains TEXT.
+    only: Option<String>,
     flags: Vec<String>,
     positional: Vec<String>,
     qemu_extra: Vec<String>,
@@ -78,6 +81,7 @@ fn parse_args() -> XtaskResult<Args> {
     let command = raw.next().ok_or_else(usage)?;
     let mut board = &boards::qemu_virt::BOARD;
     let mut board_chosen = false;
+    let mut only = None;
     let (mut flags, mut positional, mut qemu_extra) = (Vec::new(), Vec::new(), Vec::new());
     while let Some(arg) = raw.next() {
         match arg.as_str() {
@@ -87,11 +91,15 @@ fn parse_args() -> XtaskResult<Args> {
                 board = boards::by_name(&name).ok_or_else(|| fail(format!("unknown board '{name}'\n{}", usage().0)))?;
                 board_chosen = true;
             }
+            "--only" => only = Some(raw.next().ok_or_else(usage)?),
             flag if flag.starts_with("--") => flags.push(arg),
             _ => positional.push(arg),
         }
     }
-    Ok(Args { command, board, board_chosen, flags, positional, qemu_extra })
+    if only.is_some() && command != "test" {
+        return Err(fail(format!("--only is an option of 'test'\n{}", usage().0)));
+    }
+    Ok(Args { command, board, board_chosen, only, flags, positional, qemu_extra })
 }
 
 fn usage() -> Failure {
@@ -142,7 +150,7 @@ fn run() -> XtaskResult<u8> {
                 setup::ensure_tools()?;
                 let boards: Vec<&Board> = if args.board_chosen { vec![args.board] } else { boards::ALL.to_vec() };
                 for board in boards {
-                    boot_tests::run_all(board)?;
+                    boot_tests::run_all(board, args.only.as_deref())?;
                 }
             }
             Ok(0)

@@ -60,11 +60,13 @@ fn all_tests() -> Vec<&'static BootTest> {
     [lsdev::TESTS, gpu::TESTS, blk::TESTS, net::TESTS].into_iter().flatten().collect()
 }
 
-pub fn run_all(board: &Board) -> XtaskResult {
+/// Runs the boot tests that apply to `board` (and whose name contains `only`, if given).
+pub fn run_all(board: &Board, only: Option<&str>) -> XtaskResult {
     let image = kernel::build(board)?;
     let scratch = qemu::use_private_scratch_disk()?;
     let (mut passed, mut failed) = (0, 0);
-    for test in all_tests().into_iter().filter(|t| (t.applies)(board)) {
+    let chosen = |t: &&BootTest| (t.applies)(board) && only.is_none_or(|text| t.name.contains(text));
+    for test in all_tests().into_iter().filter(chosen) {
         eprintln!("xtask: boot test [{}]: {} ...", board.name, test.name);
         match (test.run)(board, &image) {
             Ok(()) => {
