@@ -29,7 +29,7 @@ pub use device::*;
 pub use driver::{Driver, Match, ProbeContext, ProbeError, DRIVERS};
 pub use irq::{IrqError, IrqHandler, IrqReturn, IrqStats};
 pub use msi::{MsiMessage, MsiSource, MsiVector};
-pub use platform::{DmaBuffer, Platform, PlatformError};
+pub use platform::{DmaBuffer, IoPorts, Platform, PlatformError};
 pub use probe::{plan, probe_all, probe_with};
 pub use tree::{DeviceId, DeviceNode, DeviceState, Registry};
 

@@ -146,8 +146,8 @@ impl Platform for IrqHostPlatform {
     }
 }
 
-/// Inside `impl Platform for Wrapper { .. }`: forwards `map_mmio`, `dma_alloc` and `dma_free`
-/// to the platform in field `$inner` (a reference), for test platforms that change only the
+/// Inside `impl Platform for Wrapper { .. }`: forwards `map_mmio`, `dma_alloc`, `dma_free` and
+/// `io_ports` to the platform in field `$inner` (a reference), for test platforms that change only the
 /// clock, interrupts or MSIs of the one they wrap.
 #[macro_export]
 macro_rules! forward_platform_memory {
@@ -163,6 +163,10 @@ macro_rules! forward_platform_memory {
         unsafe fn dma_free(&self, region: $crate::platform::DmaRegion) {
             // SAFETY: forwarded with the caller's guarantees.
             unsafe { $crate::Platform::dma_free(self.$inner, region) }
+        }
+
+        fn io_ports(&self) -> Option<&dyn $crate::IoPorts> {
+            $crate::Platform::io_ports(self.$inner)
         }
     };
 }

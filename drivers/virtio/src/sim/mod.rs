@@ -38,6 +38,7 @@ mod device;
 pub mod gpu;
 mod handle;
 mod interrupts;
+mod legacy_pci;
 pub mod net;
 mod platform;
 mod ring;
@@ -49,7 +50,8 @@ pub use block::{BlockDisk, BlockFault, BlockModel, STATUS_IOERR, STATUS_UNSUPP};
 pub use bus::SimBus;
 pub use device::{CompletionOrder, Interface, Misbehaviour};
 pub use handle::SimDevice;
-pub use platform::{SimPlatform, DEFAULT_DMA_BASE};
+pub use legacy_pci::{SimLegacyPci, NO_VECTOR};
+pub use platform::{PortDevice, SimPlatform, DEFAULT_DMA_BASE};
 pub use transport::SimTransport;
 
 /// What sits behind the simulated transport: one kind of virtio device.
