@@ -146,7 +146,7 @@ fn link_changes(board: &Board, image: &Path) -> XtaskResult {
 /// How long the kernel may take to see a link change.
 const LINK_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn expect_line(output: &str, line: &str, command: &str) -> XtaskResult {
+pub(super) fn expect_line(output: &str, line: &str, command: &str) -> XtaskResult {
     if output.lines().any(|l| l.contains(line)) {
         return Ok(());
     }
