@@ -13,6 +13,9 @@
 //! Each device has an interrupt line on the [`SimPlatform`] ([`SimDevice::irq`]), up while the
 //! device has interrupt causes pending; handlers hooked to it run when the driver idles.
 //!
+//! A [`SimLegacyPci`] puts a legacy device's registers on the platform's I/O port space as the
+//! legacy virtio-pci interface lays them out (I/O BAR 0), for tests of that transport.
+//!
 //! DMA goes through a [`SimPlatform`], whose bus addresses differ from CPU addresses and which
 //! lets the device touch live allocations only. Driver mistakes (bad chains, protocol order)
 //! panic with the reason.
