@@ -70,7 +70,7 @@ fn virtio_device_id(function: &PciFunction) -> u32 {
 
 /// The interface the driver uses: modern whenever the function has the modern capabilities
 /// (a transitional device offers both), else legacy.
-pub(super) enum Interface {
+enum Interface {
     Modern(PciTransport),
     Legacy(LegacyPciTransport),
 }
@@ -91,14 +91,14 @@ impl Interface {
         Ok(Interface::Legacy(LegacyPciTransport::new(registers, device_id)?))
     }
 
-    pub(super) fn num_queues(&self) -> Result<u16, VirtioError> {
+    fn num_queues(&self) -> Result<u16, VirtioError> {
         match self {
             Interface::Modern(modern) => modern.num_queues(),
             Interface::Legacy(legacy) => legacy.num_queues(),
         }
     }
 
-    pub(super) fn use_msix(&mut self, routing: MsixRouting) -> Result<(), VirtioError> {
+    fn use_msix(&mut self, routing: MsixRouting) -> Result<(), VirtioError> {
         match self {
             Interface::Modern(modern) => {
                 modern.use_msix(routing);
