@@ -210,8 +210,8 @@ fn remove_unbinds_children_first_and_drops_devices_the_driver_created() {
     assert_eq!(registry.devices().count(), 1);
 }
 
-/// The one driver linked into this test binary (through the linker-collected list `plan`
-/// reads); every other test names its drivers explicitly with `probe_with`.
+// The one driver linked into this test binary (through the linker-collected list `plan`
+// reads); every other test names its drivers explicitly with `probe_with`.
 registry::register_driver!(PLANNED = Driver {
     name: "planned",
     matches: &[Match::Compatible("virtio,mmio")],
