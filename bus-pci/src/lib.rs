@@ -17,6 +17,7 @@ pub mod config;
 mod function;
 mod host;
 pub mod msix;
+pub mod pcie;
 mod regs;
 pub mod scan;
 #[cfg(any(test, feature = "testing"))]
