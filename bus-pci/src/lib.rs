@@ -28,4 +28,4 @@ pub use config::{Bdf, ConfigAccess, Ecam};
 #[cfg(target_arch = "x86_64")]
 pub use config::PortIo;
 pub use function::{MappedBar, PciFunction};
-pub use host::PcPciBus;
+pub use host::{DtEcamHost, HostFunctions, PcPciBus};

@@ -49,8 +49,9 @@ impl PortType {
     /// function (no such capability).
     pub fn of(config: &dyn ConfigAccess, bdf: Bdf, capabilities: &[Capability]) -> Option<Self> {
         let capability = capabilities.iter().find(|c| c.id == CAP_PCIE)?;
-        // The offset is below 0x100 (checked by the capability walk): no overflow.
-        let register = config.read16(bdf, capability.offset + CAPABILITIES_REGISTER);
+        // Offsets from the capability walk are below 0x100; any other saturates past the
+        // configuration space, which reads as all ones.
+        let register = config.read16(bdf, capability.offset.saturating_add(CAPABILITIES_REGISTER));
         Some(PortType::from_field((register >> 4) as u8 & 0xf))
     }
 
