@@ -6,7 +6,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use registry::{BusAddress, DeviceIds, DeviceSpec, Irq, MmioRegion, MsiSource};
+use registry::{BusAddress, DeviceIds, DeviceSpec, IoPorts, Irq, MmioRegion, MsiSource};
 
 use crate::assign::HostWindows;
 use crate::bar::BarKind;
@@ -50,6 +50,12 @@ pub fn devices(
                 .iter()
                 .filter(|m| m.bar.kind != BarKind::Io)
                 .filter_map(|m| Some(MmioRegion { base: m.cpu_address?, size: m.bar.size }))
+                .collect();
+            // I/O BARs by port address (the PCI I/O space), where a host window reaches them.
+            spec.io_ports = bars
+                .iter()
+                .filter(|m| m.bar.kind == BarKind::Io && m.cpu_address.is_some())
+                .map(|m| IoPorts { base: m.bar.address, size: m.bar.size })
                 .collect();
             spec.irqs.extend(intx(scan, f, route));
             let capabilities = match &f.capabilities {

@@ -129,8 +129,11 @@ fn qemu_virt_host_scans_assigns_routes_intx_and_msis() {
     for (name, intid) in [("00:01.0", 36), ("01:03.0", 36), ("03:01.0", 37)] {
         let spec = by_name(name);
         assert_eq!(spec.irqs.iter().map(|irq| irq.number).collect::<Vec<_>>(), [Some(intid)], "{name}");
-        // Two memory BARs each, at their CPU addresses.
+        // Two memory BARs each, at their CPU addresses, and the I/O BAR by port.
         assert_eq!(spec.regions.len(), 2, "{name}: {:?}", spec.regions);
+        assert_eq!(spec.io_ports.len(), 1, "{name}: {:?}", spec.io_ports);
+        assert_eq!(spec.io_ports[0].size, 0x40);
+        assert!(host.windows.io.unwrap().to_cpu(spec.io_ports[0].base, 0x40).is_some(), "{name}: {:?}", spec.io_ports);
         assert!(spec.notes.iter().all(|n| !n.contains("unassigned")), "{name}: {:?}", spec.notes);
     }
     // Every function's messages go to the GICv2m frame (msi-map: device ID = requester ID),
