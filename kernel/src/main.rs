@@ -51,6 +51,8 @@ fn kernel_main(dtb_phys: usize) -> ! {
     unsafe { console::init(BOARD.early_console, log::LevelFilter::Info) };
     heap::init();
     println!("test-kernel: {} ({})", BOARD.name, BOARD.description);
+    #[cfg(target_arch = "aarch64")]
+    println!("{}", arch::describe_entry());
 
     let buses: Vec<Box<dyn Bus>> = match BOARD.devices {
         DeviceSource::DeviceTreeFromBootLoader => alloc::vec![Box::new(boot_device_tree(dtb_phys))],

@@ -9,7 +9,7 @@
 mod aarch64;
 
 #[cfg(target_arch = "aarch64")]
-pub use aarch64::{exit_failure, interrupts, is_device_memory, now_ns, poweroff};
+pub use aarch64::{describe_entry, exit_failure, interrupts, is_device_memory, now_ns, poweroff};
 
 #[cfg(target_arch = "x86_64")]
 mod x86_64;

@@ -5,6 +5,7 @@ mod blk;
 mod gpu;
 mod interrupts;
 mod lsdev;
+mod memory;
 mod net;
 
 use std::collections::BTreeMap;
@@ -57,7 +58,7 @@ pub fn any_board(_: &Board) -> bool {
 
 /// Every boot test, grouped by what it exercises; each group lives in its own file.
 fn all_tests() -> Vec<&'static BootTest> {
-    [lsdev::TESTS, gpu::TESTS, blk::TESTS, net::TESTS].into_iter().flatten().collect()
+    [lsdev::TESTS, gpu::TESTS, blk::TESTS, net::TESTS, memory::TESTS].into_iter().flatten().collect()
 }
 
 /// Runs the boot tests that apply to `board` (and whose name contains `only`, if given).

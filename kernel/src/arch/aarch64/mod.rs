@@ -7,6 +7,7 @@ mod mmu;
 mod power;
 mod timer;
 
+pub use boot::describe_entry;
 pub use power::{exit_failure, poweroff};
 pub use mmu::is_device_memory;
 pub use timer::now_ns;
