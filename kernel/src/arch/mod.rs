@@ -9,7 +9,13 @@
 mod aarch64;
 
 #[cfg(target_arch = "aarch64")]
-pub use aarch64::{describe_entry, exit_failure, interrupts, is_device_memory, now_ns, poweroff};
+pub use aarch64::{describe_entry, exit_failure, interrupts, is_device_memory, memory_from_device_tree, now_ns, poweroff};
+
+/// No device tree on x86: the PVH boot information says where RAM is.
+#[cfg(target_arch = "aarch64")]
+pub fn memory_from_boot_info() -> Result<alloc::string::String, alloc::string::String> {
+    Err(alloc::string::String::from("this board's RAM is described by its device tree"))
+}
 
 #[cfg(target_arch = "x86_64")]
 mod x86_64;

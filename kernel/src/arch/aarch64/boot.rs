@@ -24,7 +24,8 @@ pub fn describe_entry() -> alloc::string::String {
     alloc::format!("cpu: entered at EL{}, running at EL1", BOOT_EL.load(Ordering::Relaxed))
 }
 
-/// Size of the boot CPU's stack, the only stack the kernel has.
+/// Size of the boot CPU's stack, the kernel's stack (fatal exceptions have their own:
+/// exceptions.rs). A multiple of the page size: a guard page sits below it.
 const BOOT_STACK_SIZE: usize = 256 * 1024;
 
 /// Image header `text_offset`: load 2 MiB above the base, where the linker
@@ -226,8 +227,12 @@ _start:
     .quad   {level1_low} + {table_descriptor}
     .quad   {level1_high} + {table_descriptor}
 
+    // The boot stack, with a guard page below it that the kernel map leaves unmapped (mmu.rs).
     .section .bss.boot_stack, "aw", %nobits
-    .balign 16
+    .balign 4096
+    .global __boot_stack_guard
+__boot_stack_guard:
+    .space  4096
     .space  {stack_size}
 .Lboot_stack_top:
 "#,
