@@ -50,7 +50,7 @@ pub struct BootMemory {
 }
 
 /// `ranges` without `hole`.
-fn subtract(ranges: &[Range], hole: &Range) -> Vec<Range> {
+pub fn subtract(ranges: &[Range], hole: &Range) -> Vec<Range> {
     let mut left = Vec::new();
     for range in ranges {
         if !range.overlaps(hole) {
