@@ -21,7 +21,7 @@ use crate::{fail, kernel, scratch_dir, workspace_root, XtaskResult};
 
 /// The test kernel's shell prompt.
 pub const PROMPT: &str = "kernel> ";
-const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
+pub const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub fn host_tests() -> XtaskResult {
