@@ -33,9 +33,12 @@ const ACPI_ZONE_ALIGN: u64 = 64 * 1024;
 /// heap; returns the boot log line.
 pub fn setup() -> Result<String, String> {
     let ram = memory_map()?;
-    let mut in_use = alloc::vec![Range::new(0, MIB), paging::image()];
-    in_use.extend(acpi_zone(&ram));
     let mapped = paging::install_kernel_map(&ram)?;
+    let mut in_use = alloc::vec![Range::new(0, MIB), paging::image()];
+    // Read through the kernel map, which covers all the RAM write-back (the boot map only the
+    // first 2 GiB, and a PC with more than 2.75 GiB keeps its tables near 3 GiB): the tables
+    // are read once and kept, so they must be read where they can be.
+    in_use.extend(acpi_zone(&ram));
     let boot = BootMemory { ram: mapped, source: "the PVH memory map", in_use };
     // SAFETY: `install_kernel_map` maps `boot.ram` write-back, read-write; `in_use` names the
     // first MiB, the image (stacks and page tables included) and the ACPI zone, which is all
