@@ -245,9 +245,15 @@ fn image_page(page: u64) -> u64 {
     }
 }
 
-/// Builds the kernel map for `ram` (the device tree's RAM) and switches to it; returns the RAM
-/// it maps (what of `ram` lies in 1 GiB .. 256 GiB), for the heap.
-pub fn install_kernel_map(ram: &[Range]) -> Result<Vec<Range>, String> {
+/// The part of `ram` the kernel map can cover as RAM (1 GiB .. 256 GiB on virt), if any.
+pub fn mappable_ram(ram: &Range) -> Option<Range> {
+    let mappable = Range::new(RAM_START, HIGH_MMIO_START);
+    ram.overlaps(&mappable).then(|| Range::new(ram.start.max(mappable.start), ram.end.min(mappable.end)))
+}
+
+/// Builds the kernel map for `ram` (the device tree's RAM, and the blob) and switches to it;
+/// [`mappable_ram`] says what of the RAM it maps.
+pub fn install_kernel_map(ram: &[Range]) -> Result<(), String> {
     if INSTALLED.swap(true, Ordering::AcqRel) {
         return Err(String::from("the kernel map is installed already"));
     }
@@ -261,12 +267,7 @@ pub fn install_kernel_map(ram: &[Range]) -> Result<Vec<Range>, String> {
     if blocks > IMAGE_TABLES {
         return Err(format!("the kernel image spans {blocks} blocks of 2 MiB, more than the {IMAGE_TABLES} mapped in pages"));
     }
-    let mappable = Range::new(RAM_START, HIGH_MMIO_START);
-    let mapped_ram: Vec<Range> = ram
-        .iter()
-        .filter(|r| r.overlaps(&mappable))
-        .map(|r| Range::new(r.start.max(mappable.start), r.end.min(mappable.end)))
-        .collect();
+    let mapped_ram: Vec<Range> = ram.iter().filter_map(mappable_ram).collect();
     let is_ram = |range: Range| mapped_ram.iter().any(|r| r.overlaps(&range));
 
     // SAFETY: the tables are used by nothing until the switch below, and this runs once (the
@@ -309,7 +310,7 @@ pub fn install_kernel_map(ram: &[Range]) -> Result<Vec<Range>, String> {
     // image, stacks, heap RAM, devices) at the same addresses with the same memory types; the
     // switch runs with the MMU off, so no TLB ever holds entries of both maps.
     unsafe { mmu_switch_tables(&raw const tables.level0 as u64) };
-    Ok(mapped_ram)
+    Ok(())
 }
 
 extern "C" {

@@ -23,9 +23,15 @@ pub fn setup(tree: &DtBus<'_>, blob: &'static [u8]) -> Result<String, String> {
         .filter_map(|region| Range::sized(region.base, region.size))
         .filter(|range| range.len() > 0)
         .collect();
-    let mapped = mmu::install_kernel_map(&ram)?;
     let blob_start = blob.as_ptr() as u64;
-    let mut in_use = alloc::vec![mmu::image(), Range::new(blob_start, blob_start + blob.len() as u64)];
+    let blob_range = Range::new(blob_start, blob_start + blob.len() as u64);
+    // The blob stays in use (the bus reads it at every probe): mapped even if no /memory node
+    // covers it.
+    let mut to_map = ram.clone();
+    to_map.push(blob_range);
+    mmu::install_kernel_map(&to_map)?;
+    let mapped: Vec<Range> = ram.iter().filter_map(mmu::mappable_ram).collect();
+    let mut in_use = alloc::vec![mmu::image(), blob_range];
     in_use.extend(reservations(blob));
     let boot = BootMemory { ram: mapped, source: "the device tree", in_use };
     // SAFETY: `install_kernel_map` maps `boot.ram` read-write; `in_use` names the image (its

@@ -16,8 +16,8 @@
 //! CPU models (measured: 0xfe_0000_0000 for a 4 GiB BAR). Covering that in 2 MiB pages would
 //! take 2 MiB of tables, so the range is mapped only when the CPU has 1 GiB pages (CPUID
 //! 0x8000_0001 EDX bit 26: the boards ask QEMU for them); without, those BARs are refused by
-//! `map_mmio` rather than faulting. RAM past 2 GiB (`-m` above 2 GiB) would be mapped uncached
-//! or not at all: the kernel does not use it (its heap is in its image).
+//! `map_mmio` rather than faulting. RAM past 2 GiB (`-m` above 2 GiB) is mapped uncached or not
+//! at all here: only the kernel map below maps it as RAM, and only then does the heap use it.
 //!
 //! That is the boot map. Once the boot information is read (`ram.rs`), [`install_kernel_map`]
 //! builds the kernel's own tables and loads CR3 with them:
