@@ -3,7 +3,6 @@
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
-use alloc::vec;
 use alloc::vec::Vec;
 
 use registry::wait::TimedOut;
@@ -168,7 +167,14 @@ impl BlockDevice {
         let Some(slot) = io.headers.take(request.type_code(), request.sector()) else {
             return Err(Refused { error: BlockError::QueueFull, request });
         };
-        let token = match io.queue.add(&chain(&io.headers, slot, &request, self.info.size_max)) {
+        let chain = match chain(&io.headers, slot, &request, self.info.size_max) {
+            Ok(chain) => chain,
+            Err(error) => {
+                io.headers.release(slot);
+                return Err(Refused { error, request });
+            }
+        };
+        let token = match io.queue.add(&chain) {
             Ok(token) => token,
             Err(error) => {
                 io.headers.release(slot);
@@ -318,11 +324,19 @@ fn start(transport: &mut dyn Transport, platform: &'static dyn Platform, negotia
 }
 
 /// A request's descriptor chain: header, data in segments of at most `size_max` bytes, status.
-fn chain(headers: &HeaderSlots, slot: u16, request: &Request, size_max: Option<u32>) -> Vec<Buffer> {
-    let mut chain = vec![headers.header(slot)];
+/// Allocated fallibly: a kernel out of memory refuses the request rather than panicking.
+fn chain(headers: &HeaderSlots, slot: u16, request: &Request, size_max: Option<u32>) -> Result<Vec<Buffer>, BlockError> {
+    let segment = |len: usize| size_max.map_or(len, |max| max as usize).max(1);
+    let descriptors = 2 + request.data().map_or(0, |(_, len)| len.div_ceil(segment(len)));
+    let mut chain = Vec::new();
+    chain.try_reserve_exact(descriptors).map_err(|_| BlockError::OutOfMemory {
+        what: "a descriptor chain",
+        bytes: descriptors.saturating_mul(core::mem::size_of::<Buffer>()),
+    })?;
+    chain.push(headers.header(slot));
     if let Some((buffer, len)) = request.data() {
         // The configuration check keeps the segments within seg_max.
-        let segment = size_max.map_or(len, |max| max as usize).max(1);
+        let segment = segment(len);
         let device_writable = request.device_writes_data();
         chain.extend((0..len).step_by(segment).map(|offset| Buffer {
             phys: buffer.phys() + offset as u64,
@@ -331,5 +345,5 @@ fn chain(headers: &HeaderSlots, slot: u16, request: &Request, size_max: Option<u
         }));
     }
     chain.push(headers.status_byte(slot));
-    chain
+    Ok(chain)
 }

@@ -81,7 +81,7 @@ impl ControlQueue {
         let slots = (0..queue.size() / 2)
             .map(|_| DmaBuffer::new(platform, SLOT_SIZE, 8).map(|memory| Slot { memory, pending: None, done: None }))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(VirtioError::Dma)?;
+            .map_err(|error| VirtioError::Memory { what: "control request buffers", error })?;
         Ok(ControlQueue { queue, interrupt, slots, next_sequence: 0, broken: None })
     }
 

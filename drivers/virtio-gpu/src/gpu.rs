@@ -56,7 +56,7 @@ impl Gpu {
         let mode = read_mode(&mut live).map_err(|e| failing(&mut live, e))?;
         let bytes = mode.width as usize * mode.height as usize * BYTES_PER_PIXEL as usize;
         let framebuffer =
-            DmaBuffer::new(platform, bytes, 4096).map_err(|e| failing(&mut live, VirtioError::Dma(e).into()))?;
+            DmaBuffer::new(platform, bytes, 4096).map_err(|error| failing(&mut live, VirtioError::Memory { what: "framebuffer", error }.into()))?;
         let mut gpu = Gpu { device: live.adding(framebuffer), mode };
         gpu.show_framebuffer(bytes as u32).map_err(|e| failing(&mut gpu.device, e))?;
         Ok(gpu)

@@ -228,7 +228,7 @@ impl Queues {
     fn new(transport: &mut dyn Transport, platform: &'static dyn Platform, negotiated: &Negotiated) -> Result<Self, NetError> {
         let header_len = header_len(negotiated);
         let rx = RxQueue::new(PacketQueue::new(transport, platform, negotiated, RX_QUEUE, QUEUE_SIZE, header_len)?)?;
-        let tx = TxQueue::new(PacketQueue::new(transport, platform, negotiated, TX_QUEUE, QUEUE_SIZE, header_len)?);
+        let tx = TxQueue::new(PacketQueue::new(transport, platform, negotiated, TX_QUEUE, QUEUE_SIZE, header_len)?)?;
         Ok(Queues { rx, tx })
     }
 }
