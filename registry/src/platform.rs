@@ -13,7 +13,54 @@ use crate::msi::{MsiSource, MsiVector};
 ///
 /// Implement it once per kernel and pass a `&'static` to [`probe_all`](crate::probe_all).
 /// Every method may be called from any probe; none may block indefinitely.
-pub trait Platform: Sync {
+///
+/// # Safety
+///
+/// Safe code trusts what the platform returns: [`MmioWindow`](crate::mmio::MmioWindow) reads
+/// and writes the pointer [`map_mmio`](Platform::map_mmio) gives, [`DmaBuffer`] and the drivers
+/// read and write the memory [`dma_alloc`](Platform::dma_alloc) gives, and devices are told
+/// its `phys` address. An implementation must therefore guarantee:
+///
+/// - **`map_mmio(region)`** returns a pointer to `region.size` bytes that stay valid for
+///   volatile 8-, 16- and 32-bit reads and writes (at offsets aligned to their width) for the
+///   rest of the program (there is no unmap, and register windows are aliased freely), that
+///   no Rust reference or allocation covers, and that are mapped as device memory (uncached,
+///   no speculative or merged accesses: Arm Device-nGnRE or stronger, x86 UC), so each
+///   access is one bus transaction to the device.
+/// - **`dma_alloc(size, align)`** returns, on success, a [`DmaRegion`] whose `virt` points to
+///   `size` bytes, aligned to at least `align` (a power of two up to 4096), zeroed, not
+///   overlapping any other live allocation or Rust object, valid for reads and writes until
+///   it is given to [`dma_free`](Platform::dma_free); whose `phys` is the bus address at which
+///   a device reaches those same bytes, contiguous over the whole `size` (an IOMMU mapping, or
+///   the physical address without one); and which is not freed or moved behind its owner's
+///   back. Memory a device can reach but the CPU does not see coherently must be made
+///   consistent by [`dma_sync_for_device`](Platform::dma_sync_for_device) and
+///   [`dma_sync_for_cpu`](Platform::dma_sync_for_cpu).
+/// - **`now_ns`** never goes backwards; **`idle_until`** returns (at the latest shortly after
+///   the deadline, on that clock), and may return early.
+/// - **`request_irq`** runs the handler only from one context at a time (it is `FnMut`), never
+///   after [`free_irq`](Platform::free_irq) returned for it, and counts each call in `stats`.
+///
+/// A platform that breaks one of these can make safe driver code read or write memory it does
+/// not own, which is why the trait is `unsafe` to implement. Each `unsafe impl` should say in
+/// a `SAFETY` comment why it meets them. A platform written without `unsafe` does not compile:
+///
+/// ```compile_fail,E0200
+/// use core::ptr::NonNull;
+/// use registry::platform::{DmaRegion, Platform, PlatformError};
+/// struct Careless;
+/// impl Platform for Careless {
+///     fn map_mmio(&self, _: registry::MmioRegion) -> Result<NonNull<u8>, PlatformError> {
+///         Ok(NonNull::dangling()) // a pointer MmioWindow::read32 would fault on
+///     }
+///     fn dma_alloc(&self, size: usize, _: usize) -> Result<DmaRegion, PlatformError> {
+///         Err(PlatformError::OutOfMemory { size })
+///     }
+///     unsafe fn dma_free(&self, _: DmaRegion) {}
+///     fn now_ns(&self) -> u64 { 0 }
+/// }
+/// ```
+pub unsafe trait Platform: Sync {
     /// Makes a device's CPU-physical register region accessible and returns its virtual
     /// address. Must be mapped as device memory (uncached, no speculative access), and stay
     /// mapped: there is no unmap, so register windows (and their aliases) never dangle.

@@ -42,7 +42,13 @@ impl HostPlatform {
     }
 }
 
-impl Platform for HostPlatform {
+// SAFETY: `map_mmio` hands out pointers into the `'static` buffers given to `add_window` (the
+// whole region checked to lie inside one), which no reference covers once handed over: the
+// "device" is test code using the same memory, so volatile accesses need no device mapping.
+// `dma_alloc` returns fresh zeroed global-allocator memory of the asked size and alignment
+// (the bus address is the host address: the test's device reads it there), kept until
+// `dma_free`, which frees only live allocations. The clock only advances.
+unsafe impl Platform for HostPlatform {
     fn map_mmio(&self, region: MmioRegion) -> Result<NonNull<u8>, PlatformError> {
         let windows = self.windows.lock();
         let (phys, _, host) = windows
@@ -123,7 +129,9 @@ impl IrqHostPlatform {
     }
 }
 
-impl Platform for IrqHostPlatform {
+// SAFETY: memory (MMIO, DMA) is forwarded to the host platform above; handlers run only from
+// `fire`, which holds the line table's lock (one call at a time), and `free_irq` removes them.
+unsafe impl Platform for IrqHostPlatform {
     crate::forward_platform_memory!(host);
 
     fn now_ns(&self) -> u64 {

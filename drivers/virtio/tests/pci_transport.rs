@@ -181,7 +181,9 @@ struct MsiPlatform {
     freed: spin::Mutex<Vec<u32>>,
 }
 
-impl Platform for MsiPlatform {
+// SAFETY: memory (MMIO, DMA) is forwarded to the simulated platform, which meets the contract;
+// the clock is its clock; handlers are only recorded, never run.
+unsafe impl Platform for MsiPlatform {
     registry::forward_platform_memory!(sim);
     fn now_ns(&self) -> u64 {
         self.sim.now_ns()

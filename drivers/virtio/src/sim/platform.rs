@@ -130,7 +130,12 @@ impl Mappings {
     }
 }
 
-impl Platform for SimPlatform {
+// SAFETY: `map_mmio` is the host platform's; `dma_alloc` returns the host platform's fresh
+// zeroed allocation as `virt` and a bus address from a range of its own as `phys`, which the
+// simulated device resolves to that same allocation while it is live (and panics otherwise),
+// so `phys` reaches exactly the `virt` bytes; `dma_free` unmaps it before the host frees it.
+// Handlers run from `idle_until` under the line table's lock, one call at a time.
+unsafe impl Platform for SimPlatform {
     fn map_mmio(&self, region: MmioRegion) -> Result<NonNull<u8>, PlatformError> {
         self.host.map_mmio(region)
     }
