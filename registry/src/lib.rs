@@ -12,6 +12,7 @@ extern crate alloc;
 
 pub mod device;
 pub mod driver;
+pub mod health;
 mod index;
 pub mod irq;
 pub mod json;
@@ -27,6 +28,7 @@ pub mod wait;
 
 pub use device::*;
 pub use driver::{Driver, Match, ProbeContext, ProbeError, DRIVERS};
+pub use health::DeviceHealth;
 pub use irq::{IrqError, IrqHandler, IrqReturn, IrqStats};
 pub use msi::{MsiMessage, MsiSource, MsiVector};
 pub use platform::{DmaBuffer, Platform, PlatformError};

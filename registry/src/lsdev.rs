@@ -108,8 +108,8 @@ fn tree_rows(registry: &Registry) -> Vec<Row> {
             ids: clip(&node.ids_label(), IDS_MAX),
             irq: clip(&irq_label(node), IRQ_MAX),
             driver: clip(node.driver.map_or("-", |d| d.name), DRIVER_MAX),
-            state: alloc::format!("{}", node.state),
-            state_word: node.state.label(),
+            state: alloc::format!("{}", node.outcome()),
+            state_word: node.outcome().label(),
             details: details(node),
         });
     }
@@ -256,10 +256,11 @@ fn device_json(out: &mut String, registry: &Registry, node: &DeviceNode) {
     json::push_str(out, if node.enabled { "okay" } else { "disabled" });
     json::push_key(out, "driver", false);
     json::push_opt_str(out, node.driver.map(|d| d.name));
+    let outcome = node.outcome();
     json::push_key(out, "outcome", false);
-    json::push_str(out, node.state.label());
+    json::push_str(out, outcome.label());
     json::push_key(out, "reason", false);
-    json::push_opt_str(out, node.state.reason());
+    json::push_opt_str(out, outcome.reason());
     json::push_key(out, "info", false);
     out.push('{');
     for (i, (key, value)) in node.info.iter().enumerate() {

@@ -82,6 +82,13 @@ impl Gpu {
         self.mode
     }
 
+    /// Reports the error that breaks the GPU from now on (and one that already did) to
+    /// `health`, the registry's record of the device, so that `lsdev` shows it failed.
+    pub fn report_failures_to(&mut self, health: registry::DeviceHealth) {
+        let control = &mut self.device.parts().1 .0;
+        control.report_failures_to(health);
+    }
+
     /// The pixels to draw into; the screen shows them once flushed.
     pub fn framebuffer(&mut self) -> Framebuffer<'_> {
         Framebuffer::new(&self.device.memory().1, self.mode.width, self.mode.height)
