@@ -29,7 +29,7 @@ pub mod wait;
 pub use device::*;
 pub use driver::{Driver, Match, ProbeContext, ProbeError, DRIVERS};
 pub use health::DeviceHealth;
-pub use irq::{IrqError, IrqHandler, IrqReturn, IrqStats};
+pub use irq::{IrqError, IrqHandler, IrqReturn, IrqStats, LineGuard, LineState, Masked};
 pub use msi::{MsiMessage, MsiSource, MsiVector};
 pub use platform::{DmaBuffer, Platform, PlatformError};
 pub use probe::{plan, probe_all, probe_with};

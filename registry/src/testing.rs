@@ -11,7 +11,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use alloc::sync::Arc;
 
 use crate::device::{Irq, MmioRegion};
-use crate::irq::{IrqError, IrqHandler, IrqStats};
+use crate::irq::{IrqError, IrqHandler, IrqReturn, IrqStats, LineGuard};
 use crate::platform::{DmaRegion, Platform, PlatformError};
 
 /// Nanoseconds the fake clock advances per `now_ns` call.
@@ -34,6 +34,11 @@ impl HostPlatform {
     pub fn add_window(&self, phys: u64, memory: &'static mut [u32]) {
         let len = core::mem::size_of_val(memory);
         self.windows.lock().push((phys, len, memory.as_mut_ptr() as usize));
+    }
+
+    /// Moves the clock on by `ns` (time passing while the test's CPU does something else).
+    pub fn advance(&self, ns: u64) {
+        self.clock.fetch_add(ns, Ordering::Relaxed);
     }
 
     /// DMA allocations not yet freed: a leak check for tests.
@@ -85,12 +90,14 @@ unsafe impl Platform for HostPlatform {
 }
 
 /// [`HostPlatform`] plus a software interrupt controller: drivers' handlers are kept per line
-/// and run by [`fire`](IrqHostPlatform::fire); the controller can start out "not probed yet"
-/// to exercise deferral.
+/// and run by [`fire`](IrqHostPlatform::fire), each line policed by a [`LineGuard`] as the
+/// kernel's are (masked for a storm until `idle_until` finds the hold-off over); the
+/// controller can start out "not probed yet" to exercise deferral.
 pub struct IrqHostPlatform {
     pub host: &'static HostPlatform,
     controller_ready: core::sync::atomic::AtomicBool,
     lines: spin::Mutex<Vec<(u32, IrqHandler, Arc<IrqStats>)>>,
+    guards: spin::Mutex<Vec<(u32, LineGuard)>>,
     freed: spin::Mutex<Vec<u32>>,
 }
 
@@ -100,6 +107,7 @@ impl IrqHostPlatform {
             host: HostPlatform::leaked(),
             controller_ready: core::sync::atomic::AtomicBool::new(controller_ready),
             lines: spin::Mutex::new(Vec::new()),
+            guards: spin::Mutex::new(Vec::new()),
             freed: spin::Mutex::new(Vec::new()),
         }))
     }
@@ -109,13 +117,34 @@ impl IrqHostPlatform {
         self.controller_ready.store(true, Ordering::SeqCst);
     }
 
-    /// What an interrupt path does: runs every handler on line `number` and counts its answer.
-    pub fn fire(&self, number: u32) {
-        for (line, handler, stats) in self.lines.lock().iter_mut() {
+    /// What an interrupt path does: runs every handler on line `number` and counts its answer,
+    /// then lets the line's guard decide whether to mask it. Returns false when the line is
+    /// masked (the interrupt was dropped, as a controller would not have delivered it).
+    pub fn fire(&self, number: u32) -> bool {
+        let mut guards = self.guards.lock();
+        let guard = match guards.iter().position(|(line, _)| *line == number) {
+            Some(at) => &mut guards[at].1,
+            None => {
+                guards.push((number, LineGuard::new()));
+                &mut guards.last_mut().expect("just pushed").1
+            }
+        };
+        if guard.masked().is_some() {
+            return false;
+        }
+        let mut lines = self.lines.lock();
+        let mut claimed = false;
+        for (line, handler, stats) in lines.iter_mut() {
             if *line == number {
-                stats.record(handler());
+                let outcome = handler();
+                stats.record(outcome);
+                claimed |= outcome == IrqReturn::Handled;
             }
         }
+        if let Some(why) = guard.after_interrupt(claimed, || self.host.now_ns()) {
+            lines.iter().filter(|(line, _, _)| *line == number).for_each(|(_, _, stats)| stats.set_masked(Some(why)));
+        }
+        true
     }
 
     /// Lines with a handler installed, in request order.
@@ -145,6 +174,20 @@ unsafe impl Platform for IrqHostPlatform {
         let number = irq.number.ok_or_else(|| IrqError::Invalid(alloc::string::String::from("no interrupt number")))?;
         self.lines.lock().push((number, handler, stats));
         Ok(())
+    }
+
+    /// Enables every line whose storm hold-off is over (what the kernel's idle wait does).
+    fn idle_until(&self, deadline_ns: u64) {
+        let _ = deadline_ns;
+        let now = self.host.now_ns();
+        let mut guards = self.guards.lock();
+        let lines = self.lines.lock();
+        for (number, guard) in guards.iter_mut() {
+            if guard.unmask_at().is_some_and(|at| at <= now) {
+                guard.enabled();
+                lines.iter().filter(|(line, _, _)| line == number).for_each(|(_, _, stats)| stats.set_masked(None));
+            }
+        }
     }
 
     fn free_irq(&self, irq: &Irq, stats: &Arc<IrqStats>) {
