@@ -31,9 +31,10 @@ const DMA_ALIGN: usize = 4096;
 // (Device-nGnRE on aarch64, UC on x86-64), never unmapped; RAM is refused. `dma_alloc` returns
 // zeroed heap memory, 4096-aligned (larger alignments refused), identity-mapped so its
 // physical address is its bus address (no IOMMU on the boards), freed only by `dma_free`;
-// QEMU's devices see RAM coherently. The clock is the architecture's monotonic counter;
-// `idle_until` sleeps until an interrupt or a timer at the deadline; handlers run from the
-// interrupt path with interrupts masked (one at a time).
+// QEMU's devices see RAM coherently, so the DMA sync hooks keep their no-op defaults (a board
+// with non-coherent DMA would clean and invalidate there). The clock is the architecture's
+// monotonic counter; `idle_until` sleeps until an interrupt or a timer at the deadline;
+// handlers run from the interrupt path with interrupts masked (one at a time).
 unsafe impl Platform for KernelPlatform {
     fn map_mmio(&self, region: MmioRegion) -> Result<NonNull<u8>, PlatformError> {
         // The boot page tables map device memory 1:1; RAM is mapped cacheable and must not be

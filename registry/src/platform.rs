@@ -109,6 +109,34 @@ pub unsafe trait Platform: Sync {
         let _ = (source, irq);
     }
 
+    /// Makes the CPU's writes to `len` bytes of DMA memory at bus address `phys` visible to a
+    /// device that is about to be handed them (Linux's `dma_sync_single_for_device`): called
+    /// for every buffer a driver hands over, after its last CPU write, before it is published
+    /// to the device. `direction` says whether the device reads the bytes
+    /// ([`ToDevice`](DmaDirection::ToDevice): clean the cache lines to the point of coherency)
+    /// or writes them ([`FromDevice`](DmaDirection::FromDevice): clean or invalidate, so that no
+    /// dirty line is written back over what the device writes). The range lies inside one
+    /// live [`dma_alloc`](Platform::dma_alloc) region; it need not be cache-line aligned, and
+    /// the lines around it may hold bytes the CPU uses meanwhile (so invalidating must not drop
+    /// dirty lines: clean and invalidate them). Must complete the maintenance before returning
+    /// (on Arm, `dc cvac`/`dc civac` then `dsb sy`).
+    ///
+    /// The default does nothing: right for DMA that is coherent with the CPU's caches (QEMU's
+    /// devices, PCIe with snooping, Arm systems whose interconnect keeps I/O coherent).
+    fn dma_sync_for_device(&self, phys: u64, len: usize, direction: DmaDirection) {
+        let _ = (phys, len, direction);
+    }
+
+    /// Makes what a device wrote to `len` bytes of DMA memory at bus address `phys` visible to
+    /// the CPU, once the device handed them back (Linux's `dma_sync_single_for_cpu`): called
+    /// before the CPU reads a buffer (or ring entry) the device wrote, after learning it is done
+    /// ([`FromDevice`](DmaDirection::FromDevice): invalidate the lines the CPU may hold stale,
+    /// which may have been fetched speculatively meanwhile). The same range rules as
+    /// [`dma_sync_for_device`](Platform::dma_sync_for_device); the default does nothing.
+    fn dma_sync_for_cpu(&self, phys: u64, len: usize, direction: DmaDirection) {
+        let _ = (phys, len, direction);
+    }
+
     /// Waits for an interrupt or until `deadline_ns` (on the [`now_ns`](Platform::now_ns)
     /// clock), whichever comes first; may return early. The default only hints a spin, for
     /// platforms without interrupts.
@@ -116,6 +144,17 @@ pub unsafe trait Platform: Sync {
         let _ = deadline_ns;
         core::hint::spin_loop();
     }
+}
+
+/// Which way a DMA hand-off moves data, for the cache maintenance of
+/// [`Platform::dma_sync_for_device`] and [`Platform::dma_sync_for_cpu`] (Linux's
+/// `dma_data_direction`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DmaDirection {
+    /// The device reads the memory (a request, a descriptor, a frame to send).
+    ToDevice,
+    /// The device writes the memory (a response, a used ring entry, a received frame).
+    FromDevice,
 }
 
 /// DMA-able memory: where the CPU sees it and the address the device must be given.

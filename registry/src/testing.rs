@@ -197,7 +197,8 @@ unsafe impl Platform for IrqHostPlatform {
     }
 }
 
-/// Inside `impl Platform for Wrapper { .. }`: forwards `map_mmio`, `dma_alloc` and `dma_free`
+/// Inside `impl Platform for Wrapper { .. }`: forwards `map_mmio`, `dma_alloc`, `dma_free` and
+/// the DMA sync hooks
 /// to the platform in field `$inner` (a reference), for test platforms that change only the
 /// clock, interrupts or MSIs of the one they wrap.
 #[macro_export]
@@ -214,6 +215,14 @@ macro_rules! forward_platform_memory {
         unsafe fn dma_free(&self, region: $crate::platform::DmaRegion) {
             // SAFETY: forwarded with the caller's guarantees.
             unsafe { $crate::Platform::dma_free(self.$inner, region) }
+        }
+
+        fn dma_sync_for_device(&self, phys: u64, len: usize, direction: $crate::DmaDirection) {
+            $crate::Platform::dma_sync_for_device(self.$inner, phys, len, direction)
+        }
+
+        fn dma_sync_for_cpu(&self, phys: u64, len: usize, direction: $crate::DmaDirection) {
+            $crate::Platform::dma_sync_for_cpu(self.$inner, phys, len, direction)
         }
     };
 }

@@ -49,7 +49,7 @@ pub use block::{BlockDisk, BlockFault, BlockModel, STATUS_IOERR, STATUS_UNSUPP};
 pub use bus::SimBus;
 pub use device::{CompletionOrder, Interface, Misbehaviour};
 pub use handle::SimDevice;
-pub use platform::{SimPlatform, DEFAULT_DMA_BASE};
+pub use platform::{SimPlatform, SyncCall, DEFAULT_DMA_BASE};
 pub use transport::SimTransport;
 
 /// What sits behind the simulated transport: one kind of virtio device.
