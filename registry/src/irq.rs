@@ -41,8 +41,8 @@ pub enum LineState {
     Enabled,
     /// Masked for firing [`UNCLAIMED_LIMIT`] times in a row with no handler claiming it.
     MaskedUnclaimed,
-    /// Masked for a while for firing [`STORM_LIMIT`] times within [`STORM_WINDOW_NS`], each
-    /// claimed (a device that keeps its cause set while its handler says "handled").
+    /// Masked for a while for firing [`STORM_LIMIT`] times within [`STORM_WINDOW_NS`] (a device
+    /// that keeps its cause set while its handler says "handled").
     MaskedStorm,
 }
 
@@ -126,12 +126,13 @@ impl fmt::Display for IrqError {
 /// Interrupts in a row that no handler of a line claims before the line is masked. Far more
 /// than a shared line's other device causes between two of this device's own.
 pub const UNCLAIMED_LIMIT: u32 = 1000;
-/// A line claimed this many times within [`STORM_WINDOW_NS`] is storming: 100,000 interrupts
-/// a second, more than a device that coalesces its interrupts (virtio with EVENT_IDX raises
-/// one per batch the driver has caught up with) ever needs, and enough to starve the thread
-/// it interrupts. The CPU has no other way out: the handlers claim every one, so the
-/// unclaimed rule never fires.
+/// A line that fires this many times within [`STORM_WINDOW_NS`] (claimed or not) is storming:
+/// 100,000 interrupts a second, more than a device that coalesces its interrupts (virtio with
+/// EVENT_IDX raises one per batch the driver has caught up with) ever needs, and enough to
+/// starve the thread it interrupts. Without this rule a device that keeps its cause set while
+/// its handler claims every interrupt has the CPU for ever: the unclaimed rule never fires.
 pub const STORM_LIMIT: u32 = 10_000;
+/// The window [`STORM_LIMIT`] interrupts must fit in to be a storm.
 pub const STORM_WINDOW_NS: u64 = 100_000_000;
 /// How long a storming line stays masked before it gets another chance. Its driver loses no
 /// work meanwhile: every wait re-checks its device when the idle wait it sleeps in returns,
@@ -150,7 +151,7 @@ pub enum Masked {
 
 /// The policing of one interrupt line, for the platform's interrupt path (which decides, and
 /// masks at the controller) and thread side (which enables the line again): masks a line that
-/// fires with nobody claiming it, and one that storms while its handlers claim it.
+/// fires with nobody claiming it, and one that storms even while its handlers claim it.
 ///
 /// The clock is read only at the start and the end of a burst of [`STORM_LIMIT`] interrupts,
 /// not on every interrupt (reading it can cost more than the handler; under QEMU's TCG an Arm
