@@ -31,7 +31,6 @@
 //! finding the ring empty, sets used_event to the last used index it consumed and looks again,
 //! so a buffer used before the device saw the request is found now rather than lost. Between
 //! an interrupt and the next empty ring, the device completes without interrupting.
-//!
 
 mod chains;
 mod event_idx;
