@@ -16,6 +16,12 @@ pub enum AcpiError {
     Signature { expected: [u8; 4], address: u64 },
     /// An entry of a table runs past the table's end, or claims a length under its header.
     Entry { table: &'static str, offset: usize },
+    /// The root table lists more tables than any firmware leaves.
+    TooManyTables { what: &'static str, address: u64, count: usize },
+    /// The root table lists the table at `address` again (read once, the repeat left out).
+    Duplicate { address: u64 },
+    /// The listed tables add up to more than `limit` bytes: the load stops there.
+    TooMuch { limit: u64 },
 }
 
 impl fmt::Display for AcpiError {
@@ -29,6 +35,11 @@ impl fmt::Display for AcpiError {
                 write!(f, "table at {address:#x} is not the {} it should be", signature(expected))
             }
             AcpiError::Entry { table, offset } => write!(f, "{table}: malformed entry at offset {offset}"),
+            AcpiError::TooManyTables { what, address, count } => {
+                write!(f, "{what} at {address:#x} lists {count} tables, more than {}", crate::sdt::MAX_TABLES)
+            }
+            AcpiError::Duplicate { address } => write!(f, "table at {address:#x} listed again: read once"),
+            AcpiError::TooMuch { limit } => write!(f, "the listed tables add up to more than {limit} bytes"),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use acpi_tables::{find_rsdp, AcpiError, EcamWindow, IoApic, IsaOverride, Memory, Polarity, Tables, Trigger};
+use acpi_tables::{find_rsdp, AcpiError, Rsdp, EcamWindow, IoApic, IsaOverride, Memory, Polarity, Tables, Trigger};
 
 /// Physical memory as a few regions of bytes; anything else is unreadable.
 #[derive(Clone, Default)]
@@ -198,6 +198,20 @@ fn pointers_and_lengths_that_lead_nowhere_are_errors() {
     }
 }
 
+#[test]
+fn an_rsdp_longer_than_any_revision_defines_is_refused_not_checksummed_in_part() {
+    // Revision 2 with a length of 8 KiB: the first 4 KiB (the structure, then zeros) sum to zero,
+    // so checksumming only a prefix would accept it.
+    let mut bytes = rsdp(2, RSDT_AT as u32, 0);
+    bytes[20..24].copy_from_slice(&8192u32.to_le_bytes());
+    fix_checksum(&mut bytes, 32);
+    bytes.resize(8192, 0);
+    bytes[5000] = 1;
+    let mut image = Image::default();
+    image.put(RSDP_AT, bytes);
+    assert_eq!(Rsdp::read(&image, RSDP_AT), Err(AcpiError::Length { what: "RSDP", address: RSDP_AT, len: 8192 }));
+}
+
 /// A MADT with `entries` after the local APIC address and flags, checksum fixed.
 fn with_madt(entries: &[u8]) -> Image {
     let mut image = q35();
@@ -271,4 +285,98 @@ fn firecracker_tables_give_one_io_apic_no_overrides_and_a_one_bus_ecam() {
     assert_eq!(madt.isa_irq(4), IsaOverride { irq: 4, gsi: 4, polarity: Polarity::ActiveHigh, trigger: Trigger::Edge });
     let windows = tables.ecam_windows(&image).unwrap();
     assert_eq!(windows, [EcamWindow { base: 0xeec0_0000, segment: 0, start_bus: 0, end_bus: 0 }]);
+}
+
+/// [`Image`] that counts the bytes the parser asks for, and refuses reads once it has been asked
+/// for `refuse_after` bytes (so a parser without bounds fails the test quickly instead of
+/// copying and checksumming for hours).
+struct Counting<'a> {
+    image: &'a Image,
+    asked: std::cell::Cell<u64>,
+    refuse_after: u64,
+}
+
+impl Counting<'_> {
+    fn new(image: &Image) -> Counting<'_> {
+        Counting { image, asked: std::cell::Cell::new(0), refuse_after: 1 << 30 }
+    }
+}
+
+impl Memory for Counting<'_> {
+    fn read(&self, address: u64, buf: &mut [u8]) -> Result<(), AcpiError> {
+        self.asked.set(self.asked.get() + buf.len() as u64);
+        if self.asked.get() > self.refuse_after {
+            return Err(AcpiError::Unreadable { address, len: buf.len() });
+        }
+        self.image.read(address, buf)
+    }
+}
+
+const XSDT_AT: u64 = 0x2000_0000;
+const BIG_AT: u64 = 0x3000_0000;
+const MIB: usize = 1 << 20;
+
+/// A table of `len` bytes (header included) with signature `SSDT`.
+fn big_table(len: usize) -> Vec<u8> {
+    table(b"SSDT", &vec![0x5a; len - 36])
+}
+
+/// q35's tables behind a revision 2 RSDP whose XSDT lists `listed`.
+fn with_xsdt(listed: &[u64]) -> Image {
+    let mut image = q35();
+    image.put(RSDP_AT, rsdp(2, RSDT_AT as u32, XSDT_AT));
+    let entries: Vec<u8> = listed.iter().flat_map(|a| a.to_le_bytes()).collect();
+    image.put(XSDT_AT, table(b"XSDT", &entries));
+    image
+}
+
+#[test]
+fn an_xsdt_listing_one_large_table_many_times_costs_one_read_of_it() {
+    // The largest XSDT a table may be (1 MiB): 131,067 entries, every one the same 1 MiB
+    // table. Read naively that is 128 GiB copied and checksummed.
+    let mut image = with_xsdt(&vec![BIG_AT; (MIB - 36) / 8]);
+    image.put(BIG_AT, big_table(MIB));
+    let memory = Counting::new(&image);
+    let error = load(&image).map(drop);
+    let result = Tables::load(&memory, &find_rsdp(&memory).unwrap());
+    assert!(memory.asked.get() < 8 * MIB as u64, "asked for {} bytes", memory.asked.get());
+    assert_eq!(result, Err(AcpiError::TooManyTables { what: "XSDT", address: XSDT_AT, count: (MIB - 36) / 8 }));
+    assert_eq!(error, Err(AcpiError::TooManyTables { what: "XSDT", address: XSDT_AT, count: (MIB - 36) / 8 }));
+
+    // Under the entry limit, the same table listed again and again is read once; each
+    // repeat is left out, named.
+    let mut image = with_xsdt(&[vec![BIG_AT; 200], vec![MADT_AT, MCFG_AT]].concat());
+    image.put(BIG_AT, big_table(MIB));
+    let memory = Counting::new(&image);
+    let tables = Tables::load(&memory, &find_rsdp(&memory).unwrap()).unwrap();
+    let names: Vec<String> = tables.tables.iter().map(|t| t.name()).collect();
+    assert_eq!(names, ["SSDT", "APIC", "MCFG"]);
+    assert_eq!(tables.broken.len(), 199);
+    assert_eq!(tables.broken[0], AcpiError::Duplicate { address: BIG_AT });
+    assert!(memory.asked.get() < 2 * MIB as u64, "asked for {} bytes", memory.asked.get());
+    assert!(tables.madt(&image).unwrap().is_some(), "the tables after the repeats still count");
+}
+
+#[test]
+fn tables_adding_up_past_the_budget_stop_the_load() {
+    // 40 distinct tables of 1 MiB each: each is a possible table, together they are more than
+    // any firmware leaves.
+    let addresses: Vec<u64> = (0..40).map(|i| BIG_AT + i * MIB as u64).collect();
+    let mut image = with_xsdt(&addresses);
+    for &address in &addresses {
+        image.put(address, big_table(MIB));
+    }
+    let memory = Counting::new(&image);
+    let result = Tables::load(&memory, &find_rsdp(&memory).unwrap());
+    assert!(memory.asked.get() <= 17 * MIB as u64, "asked for {} bytes", memory.asked.get());
+    assert_eq!(result, Err(AcpiError::TooMuch { limit: 16 * MIB as u64 }));
+
+    // Fifteen of them fit.
+    let image = with_xsdt(&addresses[..15]);
+    let mut image = image;
+    for &address in &addresses[..15] {
+        image.put(address, big_table(MIB));
+    }
+    let tables = load(&image).unwrap();
+    assert_eq!((tables.tables.len(), tables.broken.len()), (15, 0));
 }

@@ -19,9 +19,11 @@ pub const BOARD: Board = Board {
         // kernel map where firmware puts the 64-bit PCI window (see arch/x86_64/paging.rs).
         cpu: "qemu64,pdpe1gb=on",
         memory_mib: 512,
-        // TCG, though /dev/kvm is there: these machines are virtual themselves, and under their
-        // nested KVM the polling I/O path crawls (a 4 MiB disk write: 8.7 s under KVM, 10 ms
-        // under TCG, 2026-11-27). `-- -accel kvm` picks KVM for one run.
+        // TCG, though /dev/kvm may be there: on a machine without hardware virtualization
+        // (this project's are VMs whose CPUs have no vmx/svm) KVM still runs, but every device
+        // access exits to a host that cannot virtualize it cheaply, so I/O is hundreds of times
+        // slower than under TCG whatever the driver does (a 4 MiB disk write: 12.8 s under KVM,
+        // 31 ms under TCG, 2026-12-03). `-- -accel kvm` picks KVM for one run.
         accelerators: &["tcg"],
         virtio_transport: VirtioTransport::Pci,
         kernel_format: KernelFormat::ElfPvh,

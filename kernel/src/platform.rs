@@ -88,6 +88,11 @@ unsafe impl Platform for KernelPlatform {
     fn idle_until(&self, deadline_ns: u64) {
         interrupts::idle_until(deadline_ns)
     }
+
+    #[cfg(target_arch = "x86_64")]
+    fn io_ports(&self) -> Option<&dyn registry::IoPorts> {
+        Some(&arch::IO_SPACE)
+    }
 }
 
 /// The boot loader's device tree as a slice of exactly its `totalsize`.

@@ -32,7 +32,7 @@ pub use driver::{Driver, Match, ProbeContext, ProbeError, DRIVERS};
 pub use health::DeviceHealth;
 pub use irq::{IrqError, IrqHandler, IrqReturn, IrqStats, LineGuard, LineState, Masked};
 pub use msi::{MsiMessage, MsiSource, MsiVector};
-pub use platform::{DmaBuffer, DmaDirection, Platform, PlatformError};
+pub use platform::{DmaBuffer, DmaDirection, IoPorts, Platform, PlatformError};
 pub use probe::{plan, probe_all, probe_with};
 pub use tree::{DeviceId, DeviceNode, DeviceState, Registry};
 

@@ -144,6 +144,25 @@ pub unsafe trait Platform: Sync {
         let _ = deadline_ns;
         core::hint::spin_loop();
     }
+
+    /// The CPU's I/O port space, on architectures that have one (x86): PCI I/O BARs decode
+    /// port numbers there. Elsewhere (the default) the PCI host bridge maps I/O space into
+    /// memory, and an I/O BAR's CPU address is an MMIO address.
+    fn io_ports(&self) -> Option<&dyn IoPorts> {
+        None
+    }
+}
+
+/// Port I/O (x86 `in` / `out`), as a platform with an I/O port space provides it. Like
+/// [`MmioWindow::map`](crate::mmio::MmioWindow::map) for memory, users reach only the ports
+/// their bus assigned to their device.
+pub trait IoPorts: Sync {
+    fn read8(&self, port: u16) -> u8;
+    fn read16(&self, port: u16) -> u16;
+    fn read32(&self, port: u16) -> u32;
+    fn write8(&self, port: u16, value: u8);
+    fn write16(&self, port: u16, value: u16);
+    fn write32(&self, port: u16, value: u32);
 }
 
 /// Which way a DMA hand-off moves data, for the cache maintenance of

@@ -198,9 +198,8 @@ unsafe impl Platform for IrqHostPlatform {
 }
 
 /// Inside `impl Platform for Wrapper { .. }`: forwards `map_mmio`, `dma_alloc`, `dma_free` and
-/// the DMA sync hooks
-/// to the platform in field `$inner` (a reference), for test platforms that change only the
-/// clock, interrupts or MSIs of the one they wrap.
+/// the DMA sync hooks and `io_ports` to the platform in field `$inner` (a reference), for test
+/// platforms that change only the clock, interrupts or MSIs of the one they wrap.
 #[macro_export]
 macro_rules! forward_platform_memory {
     ($inner:ident) => {
@@ -223,6 +222,10 @@ macro_rules! forward_platform_memory {
 
         fn dma_sync_for_cpu(&self, phys: u64, len: usize, direction: $crate::DmaDirection) {
             $crate::Platform::dma_sync_for_cpu(self.$inner, phys, len, direction)
+        }
+
+        fn io_ports(&self) -> Option<&dyn $crate::IoPorts> {
+            $crate::Platform::io_ports(self.$inner)
         }
     };
 }

@@ -210,6 +210,16 @@ fn remove_unbinds_children_first_and_drops_devices_the_driver_created() {
     assert_eq!(registry.devices().count(), 1);
 }
 
+// The one driver linked into this test binary (through the linker-collected list `plan`
+// reads); every other test names its drivers explicitly with `probe_with`.
+registry::register_driver!(PLANNED = Driver {
+    name: "planned",
+    matches: &[Match::Compatible("virtio,mmio")],
+    priority: 0,
+    probe: fail,
+    remove: None,
+});
+
 #[test]
 fn plan_matches_without_probing() {
     let bus = Devices(|| {
@@ -217,8 +227,12 @@ fn plan_matches_without_probing() {
         off.enabled = false;
         vec![dt("a", &["virtio,mmio"]), dt("b", &["nothing,here"]), off]
     });
-    // `plan` uses the linked drivers: none in this test binary, so nothing matches.
+    // `plan` uses the linked drivers: `PLANNED` above. Its probe would fail: a device it
+    // matches ends `matched`, which shows nothing was probed.
     let registry = registry::plan(&[&bus]);
-    assert_eq!(registry.find_by_path("/a").unwrap().state, DeviceState::NoDriver);
+    let a = registry.find_by_path("/a").unwrap();
+    assert_eq!((a.state.clone(), a.driver.map(|d| d.name)), (DeviceState::Matched, Some("planned")));
+    let b = registry.find_by_path("/b").unwrap();
+    assert_eq!((b.state.clone(), b.driver.map(|d| d.name)), (DeviceState::NoDriver, None));
     assert_eq!(registry.find_by_path("/off").unwrap().state, DeviceState::Disabled);
 }

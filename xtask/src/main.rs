@@ -1,7 +1,7 @@
 //! `cargo xtask`: builds the test kernel, boots it under QEMU, runs the tests.
 //!
 //! ```text
-//! cargo xtask run   [--board NAME] [--modern-mmio] [-- <extra QEMU args>]
+//! cargo xtask run   [--board NAME] [--modern-mmio] [--disk FILE] [-- <extra QEMU args>]
 //! cargo xtask test  [--board NAME] [--host-only | --boot-only] [--only TEXT]
 //! cargo xtask build [--board NAME]
 //! cargo xtask dtb   [--board NAME] OUT.dtb [-- <extra QEMU args>]
@@ -50,8 +50,10 @@ pub fn scratch_dir() -> XtaskResult<PathBuf> {
 }
 
 const USAGE: &str = "usage:
-  cargo xtask run   [--board NAME] [--modern-mmio] [-- <extra QEMU args>]
+  cargo xtask run   [--board NAME] [--modern-mmio] [--disk FILE] [-- <extra QEMU args>]
                     boot the test kernel with the board's default devices, serial on stdio
+                    (quit: `poweroff` in the guest, or Ctrl-a x); the disk is a scratch image
+                    of this run, deleted on exit, unless --disk names a file (made if missing, kept)
   cargo xtask test  [--board NAME] [--host-only | --boot-only] [--only TEXT]
                     host unit tests, then QEMU boot tests (every board unless --board;
                     only the boot tests whose name contains TEXT with --only)
@@ -71,6 +73,8 @@ struct Args {
     board_chosen: bool,
     /// `--only TEXT`: run the boot tests whose name contains TEXT.
     only: Option<String>,
+    /// `--disk FILE` (run): the disk image to attach instead of a scratch one.
+    disk: Option<PathBuf>,
     flags: Vec<String>,
     positional: Vec<String>,
     qemu_extra: Vec<String>,
@@ -82,6 +86,7 @@ fn parse_args() -> XtaskResult<Args> {
     let mut board = &boards::qemu_virt::BOARD;
     let mut board_chosen = false;
     let mut only = None;
+    let mut disk = None;
     let (mut flags, mut positional, mut qemu_extra) = (Vec::new(), Vec::new(), Vec::new());
     while let Some(arg) = raw.next() {
         match arg.as_str() {
@@ -92,6 +97,7 @@ fn parse_args() -> XtaskResult<Args> {
                 board_chosen = true;
             }
             "--only" => only = Some(raw.next().ok_or_else(usage)?),
+            "--disk" => disk = Some(PathBuf::from(raw.next().ok_or_else(usage)?)),
             flag if flag.starts_with("--") => flags.push(arg),
             _ => positional.push(arg),
         }
@@ -99,7 +105,10 @@ fn parse_args() -> XtaskResult<Args> {
     if only.is_some() && command != "test" {
         return Err(fail(format!("--only is an option of 'test'\n{}", usage().0)));
     }
-    Ok(Args { command, board, board_chosen, only, flags, positional, qemu_extra })
+    if disk.is_some() && command != "run" {
+        return Err(fail(format!("--disk is an option of 'run'\n{}", usage().0)));
+    }
+    Ok(Args { command, board, board_chosen, only, disk, flags, positional, qemu_extra })
 }
 
 fn usage() -> Failure {
@@ -127,10 +136,20 @@ fn run() -> XtaskResult<u8> {
             Ok(0)
         }
         "run" => {
+            if has("--modern-mmio") && args.board.qemu.virtio_transport != boards::VirtioTransport::Mmio {
+                return Err(fail(format!(
+                    "--modern-mmio picks virtio-mmio version 2, but {} has no virtio-mmio (its virtio devices are PCI)",
+                    args.board.name
+                )));
+            }
             setup::ensure_tools()?;
             let image = kernel::build(args.board)?;
             let mut options = qemu::Options::with_default_devices(args.board)?;
+            if let Some(disk) = &args.disk {
+                options.use_disk(disk)?;
+            }
             options.modern_mmio = has("--modern-mmio");
+            options.serial_monitor = true;
             options.extra = args.qemu_extra;
             qemu::run_interactive(args.board, &image, &options)
         }
@@ -170,7 +189,10 @@ fn run() -> XtaskResult<u8> {
 }
 
 fn main() -> ExitCode {
-    match run() {
+    qemu::remove_stale_scratch_disks();
+    let result = run();
+    qemu::remove_private_scratch_disk();
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(failure) => {
             eprintln!("xtask: {failure}");

@@ -22,30 +22,72 @@ pub struct Options {
     pub gpu: bool,
     /// virtio-mmio version 2 instead of QEMU's legacy default.
     pub modern_mmio: bool,
+    /// Serial on stdio multiplexed with QEMU's monitor (`-serial mon:stdio`), for a person at
+    /// the terminal: `Ctrl-a x` quits, `Ctrl-a c` switches to the monitor and back, and
+    /// `Ctrl-C` goes to the guest instead of killing QEMU (and xtask). Scripted sessions keep
+    /// plain stdio, where a 0x01 byte is just a byte.
+    pub serial_monitor: bool,
     pub extra: Vec<String>,
 }
 
-/// The scratch disk's file name: one shared by interactive runs; test runs set their own, so a
-/// test run and a `cargo xtask run` (or two test runs) never fight over QEMU's image lock.
+/// The scratch disk's file name: one per xtask process, so two `cargo xtask run`s (or a run
+/// and a test run) never fight over QEMU's image lock.
 static SCRATCH_DISK_NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+const SCRATCH_DISK_PREFIX: &str = "scratch-disk-";
 
-/// Gives this process its own scratch disk, `scratch-disk-PID.img`; returns its path so the
-/// caller can remove it when done.
+/// This process's scratch disk, `target/xtask/scratch-disk-PID.img` (made by
+/// [`Options::with_default_devices`]); [`remove_private_scratch_disk`] deletes it when the
+/// command ends.
 pub fn use_private_scratch_disk() -> XtaskResult<PathBuf> {
-    let name = SCRATCH_DISK_NAME.get_or_init(|| format!("scratch-disk-{}.img", std::process::id()));
+    let name = SCRATCH_DISK_NAME.get_or_init(|| format!("{SCRATCH_DISK_PREFIX}{}.img", std::process::id()));
     Ok(scratch_dir()?.join(name))
 }
 
-impl Options {
-    /// The board's default device set: a NIC, a scratch disk and a GPU.
-    pub fn with_default_devices(_board: &Board) -> XtaskResult<Self> {
-        let name = SCRATCH_DISK_NAME.get().map_or("scratch-disk.img", String::as_str);
-        let disk = scratch_dir()?.join(name);
-        if !disk.exists() {
-            let file = std::fs::File::create(&disk).map_err(|e| fail(format!("cannot create {}: {e}", disk.display())))?;
-            file.set_len(SCRATCH_DISK_BYTES).map_err(|e| fail(format!("cannot size {}: {e}", disk.display())))?;
+/// Deletes this process's scratch disk, if it made one.
+pub fn remove_private_scratch_disk() {
+    if let (Some(name), Ok(dir)) = (SCRATCH_DISK_NAME.get(), scratch_dir()) {
+        let _ = std::fs::remove_file(dir.join(name));
+    }
+}
+
+/// Deletes the scratch disks of xtask processes that no longer run (killed before they could
+/// clean up): their PID has no `/proc` entry.
+pub fn remove_stale_scratch_disks() {
+    let Ok(entries) = scratch_dir().and_then(|dir| std::fs::read_dir(&dir).map_err(|e| fail(e.to_string()))) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name.to_str().and_then(|n| n.strip_prefix(SCRATCH_DISK_PREFIX)?.strip_suffix(".img")?.parse::<u32>().ok());
+        if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+            let _ = std::fs::remove_file(entry.path());
         }
-        Ok(Options { net: true, disks: vec![disk], gpu: true, modern_mmio: false, extra: Vec::new() })
+    }
+}
+
+/// Makes `path` a zeroed disk image of `bytes` bytes if there is no file there yet.
+pub fn create_disk_if_missing(path: &Path, bytes: u64) -> XtaskResult {
+    if !path.exists() {
+        let file = std::fs::File::create(path).map_err(|e| fail(format!("cannot create {}: {e}", path.display())))?;
+        file.set_len(bytes).map_err(|e| fail(format!("cannot size {}: {e}", path.display())))?;
+    }
+    Ok(())
+}
+
+impl Options {
+    /// The board's default device set: a NIC, this process's scratch disk and a GPU.
+    pub fn with_default_devices(_board: &Board) -> XtaskResult<Self> {
+        let disk = use_private_scratch_disk()?;
+        create_disk_if_missing(&disk, SCRATCH_DISK_BYTES)?;
+        Ok(Options { net: true, disks: vec![disk], gpu: true, modern_mmio: false, serial_monitor: false, extra: Vec::new() })
+    }
+
+    /// `--disk FILE`: attach `file` instead of the scratch disk, made (64 MiB of zeros) if it
+    /// does not exist, and kept.
+    pub fn use_disk(&mut self, file: &Path) -> XtaskResult {
+        create_disk_if_missing(file, SCRATCH_DISK_BYTES)?;
+        self.disks = vec![file.to_path_buf()];
+        Ok(())
     }
 }
 
@@ -61,7 +103,8 @@ pub fn machine_command(board: &Board, options: &Options, machine_suffix: &str) -
             cmd.args(["-accel", accelerator]);
         }
     }
-    cmd.args(["-display", "none", "-monitor", "none", "-serial", "stdio"]);
+    let serial = if options.serial_monitor { "mon:stdio" } else { "stdio" };
+    cmd.args(["-display", "none", "-monitor", "none", "-serial", serial]);
     cmd.args(q.extra_args);
     if options.modern_mmio {
         cmd.args(["-global", "virtio-mmio.force-legacy=false"]);

@@ -2,6 +2,7 @@
 //! optionally a directory of real boards' blobs (`BUS_DT_EXTRA_DTB_DIR`).
 
 mod builder;
+mod dt_oracle;
 mod extra_dtbs;
 mod fdt_oracle;
 mod handmade;

@@ -20,6 +20,8 @@ pub enum VirtioError {
     PciCapabilityMissing(&'static str),
     /// A virtio-pci capability that points outside its BAR or is malformed.
     PciCapabilityInvalid { offset: u16, reason: &'static str },
+    /// A legacy virtio-pci function's I/O BAR 0 that cannot be reached.
+    IoBarUnusable(&'static str),
     ConfigOutOfRange { offset: usize, width: usize, size: usize },
     ConfigMisaligned { offset: usize, width: usize },
     /// The config generation changed during every attempt to read a consistent snapshot.
@@ -36,6 +38,12 @@ pub enum VirtioError {
     /// The device did not take an MSI-X vector (it read back NO_VECTOR): for the queue, or
     /// for configuration changes when `None`.
     VectorRefused { queue: Option<u16>, vector: u16 },
+    /// The device reports a queue size that is not a power of two (legacy virtio-pci, whose
+    /// queue sizes are the device's to choose).
+    QueueSizeInvalid { queue: u16, size: u16 },
+    /// A queue of `wanted` entries on a device whose queue size is fixed at `device`
+    /// (legacy virtio-pci).
+    QueueSizeFixed { queue: u16, device: u16, wanted: u16 },
     /// The driver asked for a queue of zero entries.
     ZeroQueueSize(u16),
     /// The legacy interface locates a queue by a 32-bit page frame number.
@@ -71,6 +79,7 @@ impl fmt::Display for VirtioError {
             VirtioError::PciCapabilityInvalid { offset, reason } => {
                 write!(f, "virtio-pci capability at {offset:#x}: {reason}")
             }
+            VirtioError::IoBarUnusable(why) => write!(f, "legacy virtio-pci I/O BAR 0 {why}"),
             VirtioError::ConfigOutOfRange { offset, width, size } => write!(
                 f,
                 "config access at {offset:#x} (width {width}) beyond the device's {size}-byte config space"
@@ -90,6 +99,12 @@ impl fmt::Display for VirtioError {
             VirtioError::QueueInUse(queue) => write!(f, "queue {queue} is already in use"),
             VirtioError::VectorRefused { queue: Some(queue), vector } => write!(f, "queue {queue}: MSI-X vector {vector} refused"),
             VirtioError::VectorRefused { queue: None, vector } => write!(f, "configuration changes: MSI-X vector {vector} refused"),
+            VirtioError::QueueSizeInvalid { queue, size } => {
+                write!(f, "queue {queue}: device reports size {size}, not a power of two")
+            }
+            VirtioError::QueueSizeFixed { queue, device, wanted } => {
+                write!(f, "queue {queue}: {wanted} entries asked for, the device's size is fixed at {device}")
+            }
             VirtioError::ZeroQueueSize(queue) => write!(f, "queue {queue} requested with 0 entries"),
             VirtioError::LegacyAddressTooHigh { queue, phys } => {
                 write!(f, "queue {queue} at {phys:#x} is beyond a legacy device's 32-bit page frame number")

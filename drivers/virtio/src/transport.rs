@@ -74,6 +74,13 @@ pub trait Transport: Send {
     /// The most entries queue `index` may have; 0 when the queue does not exist.
     fn max_queue_size(&mut self, index: u16) -> Result<u16, VirtioError>;
 
+    /// True when a queue's size is the device's to choose and the driver cannot lower it
+    /// (legacy virtio-pci, whose queue size register is read-only): queues then take
+    /// [`max_queue_size`](Transport::max_queue_size) entries whatever the driver wanted.
+    fn queue_size_fixed(&self) -> bool {
+        false
+    }
+
     /// Gives queue `index` its `size` (a power of two, at most `max_queue_size`) and ring
     /// addresses, then enables it. Fails with [`VirtioError::QueueInUse`] if the device says the
     /// queue is already set up.

@@ -296,3 +296,22 @@ fn without_usable_msix_the_function_interrupts_on_its_line() {
     let (registry, _, _) = bring_up(function_with_msix(4, MSIX_TABLE), 3);
     assert_eq!(info(&registry, "/pci0/00:01.0", "interrupts"), "INTx (the platform has no MSIs)");
 }
+
+#[test]
+fn a_transitional_device_with_both_interfaces_is_driven_modern() {
+    // 1af4:1001 (subsystem 2: block) with the legacy I/O BAR 0 as well as the capabilities.
+    let caps = modern_caps();
+    let caps: Vec<(u8, &[u8])> = caps.iter().map(|c| (bus_pci::caps::CAP_VENDOR, c.as_slice())).collect();
+    let transitional = SimFunction::endpoint(1, 0, 0x1af4, 0x1001, 0x01_00_00)
+        .bar(0, SimBar::io(0x40))
+        .word(0x10, 0xc001)
+        .bar(4, SimBar::memory64(BAR_SIZE as u64, true))
+        .word(0x20, BAR_BASE as u32 | 0xc)
+        .word(0x2c, 2 << 16 | 0x1af4)
+        .interrupt(1, 11)
+        .capabilities(&caps);
+    let (registry, bar, _) = bring_up(transitional, 3);
+    assert_eq!(state(&registry, "/pci0/00:01.0/virtio-blk"), DeviceState::Bound);
+    assert_eq!(info(&registry, "/pci0/00:01.0", "transport"), "virtio-pci modern, notify multiplier 4");
+    assert_eq!(bar.read8(COMMON + 0x14).unwrap(), 0x0f, "brought up through the common configuration");
+}

@@ -15,4 +15,4 @@ pub use aarch64::{exit_failure, interrupts, is_device_memory, now_ns, poweroff};
 mod x86_64;
 
 #[cfg(target_arch = "x86_64")]
-pub use x86_64::{acpi, exit_failure, interrupts, is_device_memory, now_ns, poweroff};
+pub use x86_64::{acpi, exit_failure, interrupts, is_device_memory, now_ns, poweroff, IO_SPACE};

@@ -61,19 +61,19 @@ pub const TESTS: &[BootTest] = &[
 const NO_MSIX: &str = "virtio-blk-pci.vectors=0";
 
 /// What the one-disk test puts where (sectors of 512 bytes).
-const DISK_SECTORS: u64 = 32 << 11; // 32 MiB
-const HOST_REGION: Region = Region { first: 2048, sectors: 2048, seed: 0xa11ce };
+pub(super) const DISK_SECTORS: u64 = 32 << 11; // 32 MiB
+pub(super) const HOST_REGION: Region = Region { first: 2048, sectors: 2048, seed: 0xa11ce };
 /// A few MiB, so the kernel keeps many requests in flight.
-const GUEST_REGION: Region = Region { first: 16384, sectors: 8192, seed: 0xb0b };
+pub(super) const GUEST_REGION: Region = Region { first: 16384, sectors: 8192, seed: 0xb0b };
 
 /// Requests the kernel must have had in flight at once while filling the guest region.
-const MIN_PEAK_IN_FLIGHT: u32 = 8;
+pub(super) const MIN_PEAK_IN_FLIGHT: u32 = 8;
 
 /// Sectors holding the pattern for `seed`.
 #[derive(Clone, Copy, Debug)]
-struct Region {
+pub(super) struct Region {
     first: u64,
-    sectors: u64,
+    pub(super) sectors: u64,
     seed: u64,
 }
 
@@ -84,7 +84,7 @@ impl Region {
 }
 
 /// A disk image attached with a serial number, which GET_ID reports.
-struct Disk {
+pub(super) struct Disk {
     image: PathBuf,
     serial: &'static str,
     sectors: u64,
@@ -92,7 +92,7 @@ struct Disk {
 
 impl Disk {
     /// A new image of `sectors` zeros plus the `prepared` pattern regions.
-    fn create(name: &str, serial: &'static str, sectors: u64, prepared: &[Region]) -> XtaskResult<Self> {
+    pub(super) fn create(name: &str, serial: &'static str, sectors: u64, prepared: &[Region]) -> XtaskResult<Self> {
         let image = scratch_dir()?.join(format!("{name}.img"));
         let mut bytes = vec![0; (sectors as usize) * SECTOR_SIZE];
         for region in prepared {
@@ -109,7 +109,7 @@ impl Disk {
     }
 
     /// The image must hold the pattern of each region and zeros everywhere else.
-    fn check_image(&self, regions: &[Region]) -> XtaskResult {
+    pub(super) fn check_image(&self, regions: &[Region]) -> XtaskResult {
         let bytes = std::fs::read(&self.image).map_err(|e| fail(format!("cannot read {}: {e}", self.image.display())))?;
         if bytes.len() as u64 != self.sectors * SECTOR_SIZE as u64 {
             return Err(fail(format!("{} is {} bytes, not {} sectors", self.image.display(), bytes.len(), self.sectors)));
@@ -141,7 +141,7 @@ fn virtio_mmio_board(board: &Board) -> bool {
 }
 
 /// The board's options with only `disks` attached, as virtio-blk devices on `transport`.
-fn options_with(board: &Board, disks: &[&Disk], transport: VirtioTransport, modern_mmio: bool) -> XtaskResult<Options> {
+pub(super) fn options_with(board: &Board, disks: &[&Disk], transport: VirtioTransport, modern_mmio: bool) -> XtaskResult<Options> {
     let mut options = Options::with_default_devices(board)?;
     (options.net, options.gpu, options.modern_mmio) = (false, false, modern_mmio);
     options.disks.clear();
@@ -154,7 +154,7 @@ fn options_with(board: &Board, disks: &[&Disk], transport: VirtioTransport, mode
 }
 
 /// Runs `command` and checks its output has `expected`.
-fn expect(session: &mut Session, command: &str, expected: &str) -> XtaskResult<String> {
+pub(super) fn expect(session: &mut Session, command: &str, expected: &str) -> XtaskResult<String> {
     let output = run_command(session, command)?;
     if !output.contains(expected) {
         return Err(fail(format!("`{command}` did not print {expected:?}:\n{output}")));
@@ -169,7 +169,7 @@ fn disk_line<'a>(listing: &'a str, disk: &Disk) -> XtaskResult<&'a str> {
 }
 
 /// The number `blk list` gives `disk`, after checking what it says about it.
-fn disk_number(listing: &str, disk: &Disk) -> XtaskResult<usize> {
+pub(super) fn disk_number(listing: &str, disk: &Disk) -> XtaskResult<usize> {
     let line = disk_line(listing, disk)?;
     let (name, rest) = line.split_once(": ").unwrap_or_default();
     match name.strip_prefix("blk").and_then(|n| n.parse().ok()) {
@@ -179,17 +179,17 @@ fn disk_number(listing: &str, disk: &Disk) -> XtaskResult<usize> {
 }
 
 /// The most requests in flight at once that `blk list` reports for `disk`.
-fn peak_in_flight(listing: &str, disk: &Disk) -> XtaskResult<u32> {
+pub(super) fn peak_in_flight(listing: &str, disk: &Disk) -> XtaskResult<u32> {
     let line = disk_line(listing, disk)?;
     let peak = line.split_once("peak in flight ").and_then(|(_, rest)| rest.split(',').next()?.parse().ok());
     peak.ok_or_else(|| fail(format!("blk list shows no peak in flight: {line:?}")))
 }
 
-fn check_command(number: usize, region: &Region) -> String {
+pub(super) fn check_command(number: usize, region: &Region) -> String {
     format!("blk check {number} {} {} {:#x}", region.first, region.sectors, region.seed)
 }
 
-fn fill_command(number: usize, region: &Region) -> String {
+pub(super) fn fill_command(number: usize, region: &Region) -> String {
     format!("blk fill {number} {} {} {:#x}", region.first, region.sectors, region.seed)
 }
 

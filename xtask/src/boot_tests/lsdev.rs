@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use boards::{Board, DeviceSource, PciConfig};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::{any_board, boot_and_run, by_path, has_device_tree, parse_json_block, BootTest};
 use crate::qemu::{self, Options};
@@ -65,6 +65,9 @@ fn lsdev_matches_host(board: &Board, image: &Path, mode: &str, modern: bool, ext
     let host_devices = by_path(&predicted)?;
     let kernel_devices = by_path(&kernel)?;
     compare_dt_devices(&host_devices, &kernel_devices)?;
+    // The host's prediction runs the kernel's own DT code: an independent reading catches
+    // what both would get wrong.
+    compare_with_oracle(&blob, &kernel_devices).map_err(|e| fail(format!("{} against dt-oracle: {}", dtb.display(), e.0)))?;
     check_virtio_mmio(&kernel_devices, tree, modern)?;
     Ok(kernel)
 }
@@ -147,6 +150,53 @@ fn compare_dt_devices(host: &BTreeMap<String, &Value>, kernel: &BTreeMap<String,
     if !extra.is_empty() {
         return Err(fail(format!("kernel has DT devices the host did not predict: {extra:?}")));
     }
+    Ok(())
+}
+
+/// The kernel's DT devices against `dt-oracle`'s reading of the same blob (dtoolkit's parser,
+/// its own `ranges` and interrupt walks, no code shared with bus-dt): the same devices, each
+/// with the same `compatible`, status, CPU-physical regions and interrupts (controller,
+/// specifier cells, GIC INTID).
+fn compare_with_oracle(blob: &[u8], kernel: &BTreeMap<String, &Value>) -> XtaskResult {
+    let oracle = dt_oracle::devices(blob).map_err(fail)?;
+    let mut differences = Vec::new();
+    for device in &oracle {
+        let Some(found) = kernel.get(&device.path) else {
+            differences.push(format!("{}: not in the kernel's lsdev", device.path));
+            continue;
+        };
+        let regions: Vec<Value> = device.regions.iter().map(|r| json!({ "base": r.base, "size": r.size })).collect();
+        let interrupts: Vec<Value> =
+            device.interrupts.iter().map(|i| json!({ "controller": i.controller, "cells": i.cells, "intid": i.intid })).collect();
+        let kernel_interrupts: Vec<Value> = found["interrupts"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|i| json!({ "controller": i["controller"], "cells": i["cells"], "intid": i["intid"] }))
+            .collect();
+        let status = if device.enabled { "okay" } else { "disabled" };
+        let fields = [
+            ("compatible", found["compatible"].clone(), json!(device.compatible)),
+            ("status", found["status"].clone(), json!(status)),
+            ("reg", found["reg"].clone(), Value::Array(regions)),
+            ("interrupts", Value::Array(kernel_interrupts), Value::Array(interrupts)),
+        ];
+        for (field, kernel, oracle) in fields {
+            if kernel != oracle {
+                differences.push(format!("{}: {field}\n  kernel: {kernel}\n  oracle: {oracle}", device.path));
+            }
+        }
+    }
+    let extra: Vec<&String> =
+        kernel.keys().filter(|p| kernel[*p]["bus"] == "dt" && !oracle.iter().any(|d| &&d.path == p)).collect();
+    if !extra.is_empty() {
+        differences.push(format!("DT devices the oracle does not see: {extra:?}"));
+    }
+    if !differences.is_empty() {
+        return Err(fail(format!("{} difference(s):\n{}", differences.len(), differences.join("\n"))));
+    }
+    eprintln!("xtask: lsdev: {} DT devices agree with dt-oracle", oracle.len());
     Ok(())
 }
 

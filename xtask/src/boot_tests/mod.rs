@@ -4,6 +4,7 @@
 mod blk;
 mod gpu;
 mod interrupts;
+mod legacy_pci;
 mod lsdev;
 mod net;
 
@@ -34,6 +35,19 @@ pub fn host_tests() -> XtaskResult {
     if !status.success() {
         return Err(fail("host tests failed"));
     }
+    // bus-dt's test over a folder of real boards' DTBs is ignored unless that folder is named.
+    if std::env::var_os("BUS_DT_EXTRA_DTB_DIR").is_some() {
+        eprintln!("xtask: BUS_DT_EXTRA_DTB_DIR is set: the bus-dt test over its DTBs");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(workspace_root())
+            .args(["test", "-p", "bus-dt", "--test", "dt", "--", "--ignored", "every_extra_dtb_enumerates"])
+            .status()
+            .map_err(|e| fail(format!("cannot run cargo test: {e}")))?;
+        if !status.success() {
+            return Err(fail("the bus-dt test over BUS_DT_EXTRA_DTB_DIR failed"));
+        }
+    }
     Ok(())
 }
 
@@ -57,7 +71,7 @@ pub fn any_board(_: &Board) -> bool {
 
 /// Every boot test, grouped by what it exercises; each group lives in its own file.
 fn all_tests() -> Vec<&'static BootTest> {
-    [lsdev::TESTS, gpu::TESTS, blk::TESTS, net::TESTS].into_iter().flatten().collect()
+    [lsdev::TESTS, gpu::TESTS, blk::TESTS, net::TESTS, legacy_pci::TESTS].into_iter().flatten().collect()
 }
 
 /// Runs the boot tests that apply to `board` (and whose name contains `only`, if given).

@@ -95,7 +95,14 @@ fn end_to_end(board: &Board, image: &Path, mode: &str, modern: bool, suffix: Opt
         let echoed = echo_through_guest(forwarded)?;
         let elapsed = started.elapsed();
         let output = session.expect(PROMPT, TRANSFER_TIMEOUT)?;
-        expect_line(&output, &format!("net echo: {ECHO_BYTES} bytes echoed"), "net echo")?;
+        // Both ends must count every byte: the guest what its server echoed, the host what came
+        // back in order (an early close would leave both short).
+        let guest_echoed = reported_count(&output, "net echo: ", " bytes echoed")?;
+        if (guest_echoed, echoed) != (ECHO_BYTES, ECHO_BYTES) {
+            return Err(fail(format!(
+                "net echo: the host sent {ECHO_BYTES} bytes, the guest echoed {guest_echoed}, {echoed} came back:\n{output}"
+            )));
+        }
         eprintln!(
             "xtask: net [{mode}]: host -> guest echo: {ECHO_BYTES} bytes sent, {echoed} came back in order, checked ({:.1} s)",
             elapsed.as_secs_f64()
@@ -106,7 +113,9 @@ fn end_to_end(board: &Board, image: &Path, mode: &str, modern: bool, suffix: Opt
         session.send_line(&format!("net send 10.0.2.2 {listener_port} {SEND_BYTES} {SEED}"))?;
         let output = session.expect(PROMPT, TRANSFER_TIMEOUT)?;
         let expected = format!("net send: {SEND_BYTES} bytes sent to 10.0.2.2:{listener_port}, {SEND_BYTES} echoed back and verified");
-        expect_line(&output, &expected, "net send")?;
+        if !output.lines().any(|line| line.trim() == expected) {
+            return Err(fail(format!("net send: expected exactly the line {expected:?} in:\n{output}")));
+        }
         let host_echoed = host.join().map_err(|_| fail("the host echo thread panicked"))??;
         if host_echoed != SEND_BYTES {
             return Err(fail(format!("the host echoed {host_echoed} bytes, the guest sent {SEND_BYTES}")));
@@ -146,11 +155,20 @@ fn link_changes(board: &Board, image: &Path) -> XtaskResult {
 /// How long the kernel may take to see a link change.
 const LINK_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn expect_line(output: &str, line: &str, command: &str) -> XtaskResult {
+pub(super) fn expect_line(output: &str, line: &str, command: &str) -> XtaskResult {
     if output.lines().any(|l| l.contains(line)) {
         return Ok(());
     }
     Err(fail(format!("{command}: expected the line {line:?} in:\n{output}")))
+}
+
+/// The number in the output's line `PREFIX<N>SUFFIX` (exactly that line, so `14194304` is not
+/// taken for `4194304`).
+fn reported_count(output: &str, prefix: &str, suffix: &str) -> XtaskResult<usize> {
+    let number = output.lines().find_map(|line| line.trim().strip_prefix(prefix)?.strip_suffix(suffix));
+    number
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| fail(format!("expected a line {prefix:?}N{suffix:?} in:\n{output}")))
 }
 
 /// A loopback port nothing listens on right now (for QEMU's port forward).

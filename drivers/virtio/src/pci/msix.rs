@@ -10,7 +10,8 @@ use bus_pci::msix::MsixTable;
 use bus_pci::PciFunction;
 use registry::{Irq, IrqError, MsiMessage, MsiVector, ProbeContext, ProbeError};
 
-use super::transport::{MsixRouting, PciTransport};
+use super::transport::MsixRouting;
+use super::Interface;
 
 /// What the function's MSI-X table and the platform's MSI controller can give it: the
 /// table and the vectors, or why the function falls back to its line.
@@ -22,7 +23,7 @@ pub(super) enum Vectors {
 
 /// Allocates the function's vectors: `1 + queues`, else 2. A controller not up yet defers the
 /// probe; no controller, or a table the function gets wrong, means the line.
-pub(super) fn allocate(ctx: &mut ProbeContext<'_>, transport: &PciTransport) -> Result<Vectors, ProbeError> {
+pub(super) fn allocate(ctx: &mut ProbeContext<'_>, transport: &Interface) -> Result<Vectors, ProbeError> {
     let platform = ctx.platform;
     let function = ctx.bus_data::<PciFunction>().ok_or_else(|| ProbeError::failed("no PCI function handle"))?;
     let Some(source) = function.msi.clone() else { return Ok(Vectors::Line("the PCI host names no MSI controller")) };
@@ -51,20 +52,22 @@ pub(super) fn allocate(ctx: &mut ProbeContext<'_>, transport: &PciTransport) -> 
     Ok(Vectors::Line("not enough MSI-X vectors"))
 }
 
-/// Programs the table and turns MSI-X on, then tells the transport which vector is whose.
+/// Tells the transport which vector is whose, then programs the table and turns MSI-X on.
 /// Returns the interrupts for the virtio device: configuration changes first, then the
 /// queues' (labelled with their role).
 pub(super) fn enable(
     function: &PciFunction,
-    transport: &mut PciTransport,
+    transport: &mut Interface,
     table: &MsixTable,
     vectors: Vec<MsiVector>,
     queues: u16,
 ) -> Result<Vec<Irq>, ProbeError> {
     let messages: Vec<MsiMessage> = vectors.iter().map(|v| v.message).collect();
-    table.enable(function, &messages).map_err(ProbeError::failed)?;
     let routing = MsixRouting { queue_vectors: vectors.len().saturating_sub(1) as u16 };
-    transport.use_msix(routing);
+    // The transport only records the routing (a legacy one checks its BAR has the vector
+    // registers): nothing reaches the device before the table is on.
+    transport.use_msix(routing).map_err(ProbeError::failed)?;
+    table.enable(function, &messages).map_err(ProbeError::failed)?;
     let shared = routing.queue_vectors < queues;
     Ok(vectors
         .into_iter()

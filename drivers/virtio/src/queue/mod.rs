@@ -122,7 +122,8 @@ pub struct VirtQueue {
 
 impl VirtQueue {
     /// Allocates queue `index` with up to `wanted_size` entries (fewer if the device allows
-    /// fewer, rounded down to a power of two) and gives it to the device; `negotiated` (from
+    /// fewer, rounded down to a power of two; the device's own size where the transport fixes
+    /// it, see [`Transport::queue_size_fixed`]) and gives it to the device; `negotiated` (from
     /// [`init_device`](crate::init_device)) says how notifications are suppressed.
     pub fn new(
         transport: &mut dyn Transport,
@@ -131,7 +132,9 @@ impl VirtQueue {
         index: u16,
         wanted_size: u16,
     ) -> Result<Self, VirtioError> {
-        let size = queue_size(index, wanted_size, transport.max_queue_size(index)?)?;
+        let device_max = transport.max_queue_size(index)?;
+        let wanted_size = if transport.queue_size_fixed() { device_max } else { wanted_size };
+        let size = queue_size(index, wanted_size, device_max)?;
         let layout = RingLayout::new(size, transport.is_legacy());
         // The platform hands out zeroed memory: both rings start empty with no flags set.
         let ring = DmaBuffer::new(platform, layout.total(), layout.align()).map_err(VirtioError::Dma)?;

@@ -182,6 +182,10 @@ impl DeviceState {
         self.queues.iter_mut().for_each(DeviceQueue::reset);
     }
 
+    pub(crate) fn queue_count(&self) -> usize {
+        self.queues.len()
+    }
+
     pub(crate) fn max_queue_size(&self, index: u16) -> u16 {
         self.queues.get(usize::from(index)).map_or(0, |queue| queue.max_size)
     }

@@ -13,6 +13,9 @@
 //! Each device has an interrupt line on the [`SimPlatform`] ([`SimDevice::irq`]), up while the
 //! device has interrupt causes pending; handlers hooked to it run when the driver idles.
 //!
+//! A [`SimLegacyPci`] puts a legacy device's registers on the platform's I/O port space as the
+//! legacy virtio-pci interface lays them out (I/O BAR 0), for tests of that transport.
+//!
 //! DMA goes through a [`SimPlatform`], whose bus addresses differ from CPU addresses and which
 //! lets the device touch live allocations only. Driver mistakes (bad chains, protocol order)
 //! panic with the reason.
@@ -38,6 +41,7 @@ mod device;
 pub mod gpu;
 mod handle;
 mod interrupts;
+mod legacy_pci;
 pub mod net;
 mod platform;
 mod ring;
@@ -49,7 +53,8 @@ pub use block::{BlockDisk, BlockFault, BlockModel, STATUS_IOERR, STATUS_UNSUPP};
 pub use bus::SimBus;
 pub use device::{CompletionOrder, Interface, Misbehaviour};
 pub use handle::SimDevice;
-pub use platform::{SimPlatform, SyncCall, DEFAULT_DMA_BASE};
+pub use legacy_pci::{SimLegacyPci, NO_VECTOR};
+pub use platform::{PortDevice, SimPlatform, SyncCall, DEFAULT_DMA_BASE};
 pub use transport::SimTransport;
 
 /// What sits behind the simulated transport: one kind of virtio device.

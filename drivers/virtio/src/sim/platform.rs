@@ -20,7 +20,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use registry::platform::DmaRegion;
 use registry::testing::{HostPlatform, CLOCK_STEP_NS};
-use registry::{DmaDirection, Irq, IrqError, IrqHandler, IrqStats, MmioRegion, Platform, PlatformError};
+use registry::{DmaDirection, IoPorts, Irq, IrqError, IrqHandler, IrqStats, MmioRegion, Platform, PlatformError};
 use spin::Mutex;
 
 use super::device::DeviceState;
@@ -36,6 +36,7 @@ pub struct SimPlatform {
     mappings: Mutex<Mappings>,
     clock: AtomicU64,
     lines: Mutex<Lines>,
+    ports: PortSpace,
     /// The DMA sync calls since [`record_syncs`](SimPlatform::record_syncs), when recording.
     syncs: Mutex<Option<Vec<SyncCall>>>,
 }
@@ -74,7 +75,9 @@ impl SimPlatform {
     pub fn leaked_at(dma_base: u64) -> &'static SimPlatform {
         let mappings = Mutex::new(Mappings { next_bus: dma_base, live: Vec::new() });
         let (clock, lines) = (AtomicU64::new(0), Mutex::new(Lines::default()));
-        Box::leak(Box::new(SimPlatform { host: HostPlatform::leaked(), mappings, clock, lines, syncs: Mutex::new(None) }))
+        let ports = PortSpace::default();
+        let syncs = Mutex::new(None);
+        Box::leak(Box::new(SimPlatform { host: HostPlatform::leaked(), mappings, clock, lines, ports, syncs }))
     }
 
     /// Gives a new device its interrupt line.
@@ -85,6 +88,13 @@ impl SimPlatform {
     /// The clock as it is, without advancing it (for the device's own timing).
     pub(crate) fn time(&self) -> u64 {
         self.clock.load(Ordering::Relaxed)
+    }
+
+    /// Gives the platform an I/O port space (as a PC has), with `device` answering the ports
+    /// `base..base + size`. A platform without port devices has no port space, like
+    /// non-x86 machines.
+    pub fn add_io_ports(&self, base: u16, size: u16, device: Arc<dyn PortDevice>) {
+        self.ports.0.lock().push((base, size, device));
     }
 
     /// The host platform underneath: register windows (`add_window`) and the DMA leak check
@@ -218,6 +228,10 @@ unsafe impl Platform for SimPlatform {
         self.lines.lock().remove(irq, stats);
     }
 
+    fn io_ports(&self) -> Option<&dyn IoPorts> {
+        (!self.ports.0.lock().is_empty()).then_some(&self.ports as &dyn IoPorts)
+    }
+
     /// Sleeps until a hooked line is up (its handlers run) or `deadline_ns`, the clock jumping
     /// from one device event to the next.
     fn idle_until(&self, deadline_ns: u64) {
@@ -230,5 +244,61 @@ unsafe impl Platform for SimPlatform {
             let next = lines.next_due().map_or(deadline_ns, |due| due.min(deadline_ns));
             self.clock.fetch_max(next, Ordering::Relaxed);
         }
+    }
+}
+
+/// A simulated device's I/O ports, by offset from the first; every access is one of `width`
+/// 1, 2 or 4 bytes, the value in the low bytes.
+pub trait PortDevice: Send + Sync {
+    fn read(&self, offset: u16, width: u8) -> u32;
+    fn write(&self, offset: u16, width: u8, value: u32);
+}
+
+/// The port devices by range; an access no device answers is a driver bug.
+#[derive(Default)]
+struct PortSpace(Mutex<Vec<(u16, u16, Arc<dyn PortDevice>)>>);
+
+impl PortSpace {
+    fn device(&self, port: u16, width: u8) -> (Arc<dyn PortDevice>, u16) {
+        let devices = self.0.lock();
+        let found = devices.iter().find(|(base, size, _)| {
+            port >= *base && u32::from(port - base) + u32::from(width) <= u32::from(*size)
+        });
+        let Some((base, _, device)) = found else {
+            panic!("sim: {width}-byte port access at {port:#x}, which no device decodes (driver bug)");
+        };
+        (Arc::clone(device), port - base)
+    }
+
+    fn read(&self, port: u16, width: u8) -> u32 {
+        // The device runs without the port table locked: it may reach the platform itself.
+        let (device, offset) = self.device(port, width);
+        device.read(offset, width)
+    }
+
+    fn write(&self, port: u16, width: u8, value: u32) {
+        let (device, offset) = self.device(port, width);
+        device.write(offset, width, value);
+    }
+}
+
+impl IoPorts for PortSpace {
+    fn read8(&self, port: u16) -> u8 {
+        self.read(port, 1) as u8
+    }
+    fn read16(&self, port: u16) -> u16 {
+        self.read(port, 2) as u16
+    }
+    fn read32(&self, port: u16) -> u32 {
+        self.read(port, 4)
+    }
+    fn write8(&self, port: u16, value: u8) {
+        self.write(port, 1, value.into());
+    }
+    fn write16(&self, port: u16, value: u16) {
+        self.write(port, 2, value.into());
+    }
+    fn write32(&self, port: u16, value: u32) {
+        self.write(port, 4, value);
     }
 }

@@ -14,4 +14,5 @@ mod timer;
 
 pub use paging::is_device_memory;
 pub use power::{exit_failure, poweroff};
+pub use port::IO_SPACE;
 pub use timer::now_ns;
