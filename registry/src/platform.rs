@@ -36,6 +36,10 @@ use crate::msi::{MsiSource, MsiVector};
 ///   back. Memory a device can reach but the CPU does not see coherently must be made
 ///   consistent by [`dma_sync_for_device`](Platform::dma_sync_for_device) and
 ///   [`dma_sync_for_cpu`](Platform::dma_sync_for_cpu).
+/// - **`dma_sync_for_device` / `dma_sync_for_cpu`** change no byte the CPU wrote outside the
+///   range they are given: a cache line shared with other data is cleaned, never invalidated
+///   alone (which would drop the CPU's writes to the rest of it).
+/// - **`io_ports`**, where given, reaches the CPU's port space only.
 /// - **`now_ns`** never goes backwards; **`idle_until`** returns (at the latest shortly after
 ///   the deadline, on that clock), and may return early.
 /// - **`request_irq`** runs the handler only from one context at a time (it is `FnMut`), never
