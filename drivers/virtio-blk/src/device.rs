@@ -6,7 +6,7 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use registry::wait::TimedOut;
-use registry::Platform;
+use registry::{DeviceHealth, Platform};
 use virtio::{Buffer, Interrupt, LiveDevice, Negotiated, Transport, VirtQueue, VirtioError};
 
 use crate::config::{self, WANTED_FEATURES};
@@ -40,6 +40,8 @@ pub struct BlockDevice {
     legacy: bool,
     /// Why the device was given up on; it then takes no more requests.
     failure: Option<BlockError>,
+    /// Where a failure is reported for `lsdev` (the registry's record of the device).
+    health: DeviceHealth,
     /// Completions not handed out yet: set aside during a blocking call, or those of the
     /// requests in flight when the device failed.
     pub(crate) completed: VecDeque<Completion>,
@@ -90,6 +92,7 @@ impl BlockDevice {
             info,
             legacy,
             failure: None,
+            health: DeviceHealth::detached(),
             completed: VecDeque::new(),
             timeout_ns: COMPLETION_TIMEOUT_NS,
             most_in_flight: 0,
@@ -100,6 +103,15 @@ impl BlockDevice {
 
     pub fn info(&self) -> &DiskInfo {
         &self.info
+    }
+
+    /// Reports a failure from now on (and one already seen) to `health`, the registry's
+    /// record of the device, so that `lsdev` shows the disk failed with the reason.
+    pub fn report_failures_to(&mut self, health: DeviceHealth) {
+        if let Some(error) = &self.failure {
+            health.fail(error);
+        }
+        self.health = health;
     }
 
     /// Why the device was given up on, if it was.
@@ -280,6 +292,7 @@ impl BlockDevice {
             return;
         }
         self.failure = Some(error.clone());
+        self.health.fail(&error);
         let platform = self.device.platform();
         let (transport, io) = self.device.parts();
         virtio::fail_device(transport);
