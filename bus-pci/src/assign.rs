@@ -25,10 +25,15 @@ pub struct Window {
 }
 
 impl Window {
-    /// The CPU address of `pci..pci+size` if the window holds all of it.
+    /// The CPU address of `pci..pci+size` if the window holds all of it and the CPU sees all
+    /// of it (a window's `cpu_base` comes from the device tree, and may run past 2^64).
     pub fn to_cpu(&self, pci: u64, size: u64) -> Option<u64> {
         let offset = pci.checked_sub(self.pci_base)?;
-        (offset.checked_add(size)? <= self.size).then(|| self.cpu_base + offset)
+        if offset.checked_add(size)? > self.size {
+            return None;
+        }
+        let cpu = self.cpu_base.checked_add(offset)?;
+        cpu.checked_add(size).map(|_| cpu)
     }
 }
 
