@@ -62,4 +62,5 @@ fuzz_target!(|data: &[u8]| {
         let _ = (disk.info().capacity_label(), disk.failure(), disk.pending());
     }
     let _ = registry::lsdev::text(&rig.registry);
+    rig.finish();
 });

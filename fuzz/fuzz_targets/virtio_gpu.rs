@@ -44,4 +44,5 @@ fuzz_target!(|data: &[u8]| {
         let _ = gpu.mode();
     }
     let _ = registry::lsdev::text(&rig.registry);
+    rig.finish();
 });

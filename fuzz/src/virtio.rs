@@ -133,14 +133,14 @@ const MISBEHAVIOURS: [Misbehaviour; 10] = [
 ];
 
 /// The simulator's platform with a clock that runs [`TIME_SCALE`] times faster, so that the
-/// drivers' timeouts (seconds, counted in clock reads of 1 us each) expire within a few
-/// thousand reads; and interrupts only when the input asks for them.
+/// drivers' timeouts (seconds, counted in clock reads of 1 us each) expire within a
+/// hundred reads (0.1 s each); and interrupts only when the input asks for them.
 pub struct FastPlatform {
     sim: &'static SimPlatform,
     interrupts: bool,
 }
 
-const TIME_SCALE: u64 = 1_000;
+const TIME_SCALE: u64 = 100_000;
 
 impl Platform for FastPlatform {
     fn map_mmio(&self, region: MmioRegion) -> Result<NonNull<u8>, PlatformError> {
@@ -181,6 +181,8 @@ pub struct Rig {
     pub script: Script,
     pub device: SimDevice,
     pub registry: Registry,
+    sim: &'static SimPlatform,
+    platform: &'static FastPlatform,
 }
 
 /// Decodes the device's shape from the script, wraps `inner`, binds the driver through the
@@ -215,10 +217,29 @@ pub fn bring_up<M: DeviceModel + 'static>(data: &[u8], make: impl FnOnce(&mut By
     let platform: &'static FastPlatform = Box::leak(Box::new(FastPlatform { sim, interrupts: flags & 2 != 0 }));
     let registry = registry::probe_all(platform, &[&SimBus(vec![device.clone()])]);
     let _ = registry::lsdev::text(&registry);
-    Rig { script, device, registry }
+    Rig { script, device, registry, sim, platform }
 }
 
 impl Rig {
+    /// Unbinds the driver and frees the platforms, which drivers need as `&'static` and the
+    /// simulator leaks: a fuzzer runs millions of devices in one process.
+    pub fn finish(self) {
+        let Rig { script, device, registry, sim, platform } = self;
+        drop((registry, device, script));
+        let host = sim.host();
+        // SAFETY: the three were leaked with `Box::leak` (`SimPlatform::leaked`, which leaks the
+        // host platform too, and `bring_up`), and their users are gone: the driver and its
+        // transport with the registry, the test's handles just above. What the simulated
+        // device's interrupt line still holds (handlers a driver never freed, the device state
+        // they keep alive) is dropped with `sim` and does not use the platforms on the way.
+        // DMA memory still live (a device that would not reset keeps its buffers) stays leaked.
+        unsafe {
+            drop(Box::from_raw(platform as *const FastPlatform as *mut FastPlatform));
+            drop(Box::from_raw(sim as *const SimPlatform as *mut SimPlatform));
+            drop(Box::from_raw(host as *const registry::testing::HostPlatform as *mut registry::testing::HostPlatform));
+        }
+    }
+
     /// A device-side step the script picks: a configuration change, completing held chains,
     /// or nothing. Returns false once the script is used up.
     pub fn device_step(&self, config_len: usize, queues: u16) -> bool {
