@@ -82,3 +82,28 @@ impl<'a> Bytes<'a> {
         self.take(self.rest.len())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every input kept in regressions/ (crashes found and fixed) runs clean through its
+    /// target's harness, outside libFuzzer: `cargo test` in fuzz/.
+    #[test]
+    fn the_kept_crashes_run_clean() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions");
+        let mut count = 0;
+        for target in std::fs::read_dir(&dir).unwrap() {
+            let target = target.unwrap();
+            let name = target.file_name().into_string().unwrap();
+            let run: fn(&[u8]) = match name.as_str() {
+                "acpi" => crate::acpi::run,
+                "pci" => crate::pci::run,
+                other => panic!("regressions/{other}: no harness for it in this test"),
+            };
+            for input in std::fs::read_dir(target.path()).unwrap() {
+                run(&std::fs::read(input.unwrap().path()).unwrap());
+                count += 1;
+            }
+        }
+        assert!(count > 0, "no inputs in {}", dir.display());
+    }
+}
