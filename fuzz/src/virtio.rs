@@ -3,11 +3,11 @@
 //!
 //! The device is the simulator's honest model of a disk, NIC or GPU wrapped in [`Hostile`]:
 //! per chain it serves, the next input byte says whether the honest reply stands, has bytes
-//! overwritten, or is replaced whole (status bytes, response headers, display info, frames),
-//! and whether the used-ring element's id and length are replaced. Before bring-up the input
-//! also picks the interface (legacy or modern), the feature bits offered, the queue sizes, the
-//! configuration space's bytes, one of the simulator's [`Misbehaviour`]s, and whether the
-//! driver gets an interrupt. Later input bytes pick the driver operations and device-side
+//! overwritten (anywhere, or the last one written: a disk's status byte), or is replaced whole
+//! (response headers, display info, frames), and whether the used-ring element's id and
+//! length are replaced. Before bring-up the input also picks the interface (legacy or modern),
+//! the feature bits offered, the queue sizes, the configuration space's bytes, one of the
+//! simulator's [`Misbehaviour`]s, and whether the driver gets an interrupt. Later input bytes pick the driver operations and device-side
 //! events (configuration changes, frames handed in). Once the input is used up the device is
 //! honest, so every input is a complete run.
 //!
@@ -103,6 +103,13 @@ impl<M: DeviceModel> DeviceModel for Hostile<M> {
                 reply[..taken.len()].copy_from_slice(taken);
                 written = bytes.u32() % (reply.len() as u32 + 1);
             }),
+            // The last byte the device wrote: a block request's status byte.
+            3 => {
+                let value = self.script.u8();
+                if let Some(byte) = (written as usize).checked_sub(1).and_then(|at| reply.get_mut(at)) {
+                    *byte = value;
+                }
+            }
             _ => {}
         }
         self.used = self.script.with(|bytes| {
