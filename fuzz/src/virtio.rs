@@ -7,9 +7,9 @@
 //! (response headers, display info, frames), and whether the used-ring element's id and
 //! length are replaced. Before bring-up the input also picks the interface (legacy or modern),
 //! the feature bits offered, the queue sizes, the configuration space's bytes, one of the
-//! simulator's [`Misbehaviour`]s, and whether the driver gets an interrupt. Later input bytes pick the driver operations and device-side
-//! events (configuration changes, frames handed in). Once the input is used up the device is
-//! honest, so every input is a complete run.
+//! simulator's [`Misbehaviour`]s, and whether the driver gets an interrupt. Later input bytes
+//! pick the driver operations and device-side events (configuration changes, frames handed
+//! in). Once the input is used up the device is honest, so every input is a complete run.
 //!
 //! The simulator still panics on driver mistakes (a malformed chain, touching freed memory):
 //! those are the bugs this hunts, along with the drivers' own panics.
