@@ -51,7 +51,10 @@ fuzz_target!(|data: &[u8]| {
             3 => drop(disk.read_with(sector, sectors as u64, |_, _| {})),
             4 => {
                 if let Ok(buffer) = disk.buffer(sectors as u32) {
-                    let request = match op & 8 != 0 { true => Request::read(sector, buffer), false => Request::write(sector, buffer) };
+                    let request = match op & 8 != 0 {
+                        true => Request::read(sector, buffer),
+                        false => Request::write(sector, buffer),
+                    };
                     let _ = disk.submit(request);
                 }
             }

@@ -153,7 +153,8 @@ fn exercise(specs: &mut [DeviceSpec], messages: usize) {
             function.enable(true);
             if let Ok(Some(table)) = MsixTable::find(&function, scratch_platform()) {
                 let count = messages.min(usize::from(table.vectors()) + 1);
-                let messages: Vec<MsiMessage> = (0..count).map(|i| MsiMessage { address: 0xfee0_0000, data: i as u32 }).collect();
+                let messages: Vec<MsiMessage> =
+                    (0..count).map(|i| MsiMessage { address: 0xfee0_0000, data: i as u32 }).collect();
                 let _ = table.enable(&function, &messages);
                 table.disable(&function);
             }

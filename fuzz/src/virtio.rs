@@ -194,7 +194,10 @@ pub struct Rig {
 
 /// Decodes the device's shape from the script, wraps `inner`, binds the driver through the
 /// registry. `make` builds the honest model for the chosen interface on the platform.
-pub fn bring_up<M: DeviceModel + 'static>(data: &[u8], make: impl FnOnce(&mut Bytes, Interface, &'static SimPlatform) -> M) -> Rig {
+pub fn bring_up<M: DeviceModel + 'static>(
+    data: &[u8],
+    make: impl FnOnce(&mut Bytes, Interface, &'static SimPlatform) -> M,
+) -> Rig {
     let script = Script::new(data);
     let sim = SimPlatform::leaked();
     let (flags, interface, inner, config_pokes, queue_sizes, offered, misbehaviour) = script.with(|bytes| {

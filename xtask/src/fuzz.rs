@@ -37,7 +37,8 @@ const DEFAULT_SECONDS: u64 = 20;
 /// An input running longer than this is reported as a hang.
 const INPUT_TIMEOUT_S: u64 = 10;
 
-const USAGE: &str = "usage: cargo xtask fuzz [TARGET] [--seconds N]\n  targets: dt, acpi, pci, virtio_blk, virtio_net, virtio_gpu (all unless one is named)";
+const USAGE: &str = "usage: cargo xtask fuzz [TARGET] [--seconds N]
+  targets: dt, acpi, pci, virtio_blk, virtio_net, virtio_gpu (all unless one is named)";
 
 /// What libFuzzer's final stats said.
 struct Outcome {
@@ -51,7 +52,10 @@ struct Outcome {
 pub fn run(args: impl Iterator<Item = String>) -> XtaskResult {
     let (chosen, seconds) = parse(args)?;
     let targets: Vec<&Target> = match &chosen {
-        Some(name) => vec![TARGETS.iter().find(|t| t.name == name).ok_or_else(|| fail(format!("no fuzz target '{name}'\n{USAGE}")))?],
+        Some(name) => {
+            let target = TARGETS.iter().find(|t| t.name == name);
+            vec![target.ok_or_else(|| fail(format!("no fuzz target '{name}'\n{USAGE}")))?]
+        }
         None => TARGETS.iter().collect(),
     };
     setup::ensure_fuzz_tools()?;
@@ -82,7 +86,8 @@ fn parse(mut args: impl Iterator<Item = String>) -> XtaskResult<(Option<String>,
         match arg.as_str() {
             "--seconds" => {
                 let value = args.next().ok_or_else(|| fail(USAGE))?;
-                seconds = value.parse().ok().filter(|&s| s > 0).ok_or_else(|| fail(format!("--seconds wants a positive number, not '{value}'\n{USAGE}")))?;
+                let positive = value.parse().ok().filter(|&s| s > 0);
+                seconds = positive.ok_or_else(|| fail(format!("--seconds wants a positive number, not '{value}'\n{USAGE}")))?;
             }
             name if !name.starts_with('-') && target.is_none() => target = Some(arg),
             _ => return Err(fail(format!("unexpected argument '{arg}'\n{USAGE}"))),
@@ -119,7 +124,8 @@ fn fuzz(target: &Target, seconds: u64) -> XtaskResult<Outcome> {
             command.arg(root.join(dir));
         }
     }
-    command.args(["--", &format!("-max_total_time={seconds}"), &format!("-timeout={INPUT_TIMEOUT_S}"), "-print_final_stats=1"]);
+    command.arg("--").arg(format!("-max_total_time={seconds}")).arg(format!("-timeout={INPUT_TIMEOUT_S}"));
+    command.arg("-print_final_stats=1");
     if target.leaks {
         command.args(["-detect_leaks=0", "-rss_limit_mb=4096"]).env("ASAN_OPTIONS", "detect_leaks=0");
     }
@@ -158,7 +164,8 @@ fn fuzz(target: &Target, seconds: u64) -> XtaskResult<Outcome> {
 fn crashed(name: &str, log_path: &Path, text: &str, why: &str) -> crate::Failure {
     let tail: Vec<&str> = text.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect();
     fail(format!(
-        "fuzz target {name} failed: {why}\n--- last lines of {} ---\n{}\n---\nthe input is in fuzz/artifacts/{name}/; keep it in fuzz/regressions/{name}/ once fixed",
+        "fuzz target {name} failed: {why}\n--- last lines of {} ---\n{}\n---\n\
+         the input is in fuzz/artifacts/{name}/; keep it in fuzz/regressions/{name}/ once fixed",
         log_path.display(),
         tail.join("\n")
     ))
