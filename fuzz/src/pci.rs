@@ -122,7 +122,10 @@ fn scratch_platform() -> &'static ScratchPlatform {
     })
 }
 
-impl Platform for ScratchPlatform {
+// SAFETY: `map_mmio` returns the start of a leaked (never freed) allocation of SCRATCH_BYTES,
+// and refuses larger regions, so a window stays inside memory that stays valid; it gives out
+// no DMA memory at all.
+unsafe impl Platform for ScratchPlatform {
     fn map_mmio(&self, region: MmioRegion) -> Result<NonNull<u8>, PlatformError> {
         if region.size > SCRATCH_BYTES as u64 {
             return Err(PlatformError::NotMappable(region));

@@ -14,11 +14,9 @@
 //! The simulator still panics on driver mistakes (a malformed chain, touching freed memory):
 //! those are the bugs this hunts, along with the drivers' own panics.
 
-use std::ptr::NonNull;
 use std::sync::Arc;
 
-use registry::platform::DmaRegion;
-use registry::{Irq, IrqError, IrqHandler, IrqStats, MmioRegion, Platform, PlatformError, Registry};
+use registry::{Irq, IrqError, IrqHandler, IrqStats, Platform, Registry};
 use spin::Mutex;
 use virtio::sim::{DeviceModel, Interface, Misbehaviour, SimBus, SimDevice, SimPlatform};
 
@@ -149,19 +147,11 @@ pub struct FastPlatform {
 
 const TIME_SCALE: u64 = 100_000;
 
-impl Platform for FastPlatform {
-    fn map_mmio(&self, region: MmioRegion) -> Result<NonNull<u8>, PlatformError> {
-        self.sim.map_mmio(region)
-    }
-
-    fn dma_alloc(&self, size: usize, align: usize) -> Result<DmaRegion, PlatformError> {
-        self.sim.dma_alloc(size, align)
-    }
-
-    unsafe fn dma_free(&self, region: DmaRegion) {
-        // SAFETY: forwarded with the caller's guarantees; the allocation came from `sim`.
-        unsafe { self.sim.dma_free(region) }
-    }
+// SAFETY: every memory hook forwards to `SimPlatform`, which meets the contract (its MMIO and
+// DMA are host allocations that live as long as it does); only the clock runs faster and
+// interrupts may be refused, neither of which the contract constrains.
+unsafe impl Platform for FastPlatform {
+    registry::forward_platform_memory!(sim);
 
     fn now_ns(&self) -> u64 {
         self.sim.now_ns().saturating_mul(TIME_SCALE)
