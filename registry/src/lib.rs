@@ -10,6 +10,7 @@
 #![no_std]
 extern crate alloc;
 
+pub mod class;
 pub mod device;
 pub mod driver;
 mod index;
@@ -25,6 +26,7 @@ mod tree;
 pub mod testing;
 pub mod wait;
 
+pub use class::{Class, ClassObject, Instance};
 pub use device::*;
 pub use driver::{Driver, Match, ProbeContext, ProbeError, DRIVERS};
 pub use irq::{IrqError, IrqHandler, IrqReturn, IrqStats};

@@ -2,7 +2,9 @@
 //!
 //! The text form follows U-Boot's `dm tree` and `lspci -tv`: the tree on the left, then the bus
 //! address, the first match ID, the first IRQ, the driver and the state (with the reason when not
-//! bound). It stays within 100 columns; the JSON form carries everything in full.
+//! bound). It stays within 100 columns; the JSON form carries everything in full. A device with
+//! a class shows its instance name and class first on the line below it (`blk0 (block)`), and
+//! in the JSON as `instance` and `class`.
 //! [`interrupts`] lists the hooked interrupts with their counts, like `/proc/interrupts`.
 
 use alloc::string::String;
@@ -182,7 +184,11 @@ fn irq_label(node: &DeviceNode) -> String {
 /// The line under a device: what its driver reported, how often its interrupts fired, then what
 /// the bus noted.
 fn details(node: &DeviceNode) -> String {
-    let mut parts: Vec<String> = node.info.iter().map(|(k, v)| alloc::format!("{k}: {v}")).collect();
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(class) = node.class {
+        parts.push(alloc::format!("{} ({class})", node.instance.as_deref().unwrap_or("-")));
+    }
+    parts.extend(node.info.iter().map(|(k, v)| alloc::format!("{k}: {v}")));
     parts.extend(node.irq_stats.iter().map(|(index, stats)| {
         let label = node.irqs.get(*index).map_or("?", |irq| irq.label.as_str());
         match stats.spurious() {
@@ -256,6 +262,10 @@ fn device_json(out: &mut String, registry: &Registry, node: &DeviceNode) {
     json::push_str(out, if node.enabled { "okay" } else { "disabled" });
     json::push_key(out, "driver", false);
     json::push_opt_str(out, node.driver.map(|d| d.name));
+    json::push_key(out, "class", false);
+    json::push_opt_str(out, node.class.map(|class| class.name()));
+    json::push_key(out, "instance", false);
+    json::push_opt_str(out, node.instance.as_deref());
     json::push_key(out, "outcome", false);
     json::push_str(out, node.state.label());
     json::push_key(out, "reason", false);

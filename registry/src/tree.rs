@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use core::any::Any;
 use core::fmt;
 
+use crate::class::{Class, ClassObject};
 use crate::device::{BusAddress, DeviceIds, DeviceSpec, Irq, MmioRegion};
 use crate::driver::Driver;
 use crate::irq::IrqStats;
@@ -91,6 +92,12 @@ pub struct DeviceNode {
     pub msi: Vec<(MsiSource, Irq)>,
     /// Created by its parent's driver (not by bus enumeration): removed with that driver.
     pub added_by_driver: bool,
+    /// The class of the device's driver (what it published, or else what it declared).
+    pub class: Option<Class>,
+    /// Its instance name in that class: `blk0`, `net0`, `fb0`, `ttyS0`.
+    pub instance: Option<String>,
+    /// What the driver published at probe; reach it through [`Registry::instances`].
+    pub(crate) class_object: Option<ClassObject>,
     pub(crate) bus_data: Option<Box<dyn Any + Send>>,
     pub(crate) driver_data: Option<Box<dyn Any + Send>>,
 }
@@ -121,6 +128,9 @@ impl DeviceNode {
             irq_stats: Vec::new(),
             msi: Vec::new(),
             added_by_driver: false,
+            class: None,
+            instance: None,
+            class_object: None,
             bus_data: spec.bus_data,
             driver_data: None,
         };
@@ -263,6 +273,11 @@ impl Registry {
         let Some(node) = self.get_mut(id) else { return };
         node.children = kept;
         node.info.clear();
+        // Handles consumers still hold keep working as far as the driver lets them; the
+        // registry hands the device out no more.
+        node.class_object = None;
+        node.class = None;
+        node.instance = None;
         for (index, stats) in core::mem::take(&mut node.irq_stats) {
             if let (Some(irq), Some(platform)) = (node.irqs.get(index), platform) {
                 platform.free_irq(irq, &stats);

@@ -31,6 +31,7 @@ registry::register_driver!(PL011_DRIVER = registry::Driver {
     name: "pl011",
     matches: &[Match::Compatible("arm,pl011")],
     priority: 0,
+    class: Some(registry::Class::Serial),
     probe,
     remove: None,
 });

@@ -17,6 +17,7 @@ registry::register_driver!(UART16550_DRIVER = registry::Driver {
     name: "uart16550",
     matches: &[Match::Compatible(PNP_ID)],
     priority: 0,
+    class: Some(registry::Class::Serial),
     probe,
     remove: None,
 });

@@ -12,6 +12,7 @@ registry::register_driver!(VIRTIO_BLK_DRIVER = registry::Driver {
     name: "virtio-blk",
     matches: &[Match::Virtio(virtio::ids::BLOCK)],
     priority: 0,
+    class: Some(registry::Class::Block),
     probe,
     // Dropping the BlockDevice resets the device before its memory is freed.
     remove: None,

@@ -11,6 +11,7 @@ registry::register_driver!(VIRTIO_GPU_DRIVER = registry::Driver {
     name: "virtio-gpu",
     matches: &[Match::Virtio(virtio::ids::GPU)],
     priority: 0,
+    class: Some(registry::Class::Display),
     probe,
     remove: None,
 });

@@ -13,6 +13,7 @@ registry::register_driver!(VIRTIO_NET_DRIVER = registry::Driver {
     name: "virtio-net",
     matches: &[Match::Virtio(virtio::ids::NET)],
     priority: 0,
+    class: Some(registry::Class::Net),
     probe,
     // Dropping the NIC resets the device before its memory is freed.
     remove: None,
