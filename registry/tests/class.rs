@@ -17,7 +17,7 @@ impl RamDisk {
         let at = usize::try_from(start).ok().and_then(|s| s.checked_mul(512));
         let range = at.and_then(|at| Some(at..at.checked_add(len)?));
         range
-            .filter(|r| r.end <= self.0.lock().len() && len % 512 == 0)
+            .filter(|r| r.end <= self.0.lock().len() && len.is_multiple_of(512))
             .ok_or_else(|| BlockError::new(BlockErrorKind::OutOfRange, "beyond the disk"))
     }
 }

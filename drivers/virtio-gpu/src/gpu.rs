@@ -82,6 +82,11 @@ impl Gpu {
         self.mode
     }
 
+    /// The framebuffer's memory, for the display class's framebuffer.
+    pub(crate) fn framebuffer_memory(&self) -> &DmaBuffer {
+        &self.device.memory().1
+    }
+
     /// The pixels to draw into; the screen shows them once flushed.
     pub fn framebuffer(&mut self) -> Framebuffer<'_> {
         Framebuffer::new(&self.device.memory().1, self.mode.width, self.mode.height)
