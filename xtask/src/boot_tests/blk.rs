@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use boards::{Board, VirtioTransport};
 use serde_json::json;
-use virtio_blk::{human_size, pattern, SECTOR_SIZE};
+use registry::class::block::{human_size, SECTOR_SIZE};
+use virtio_blk::pattern;
 
 use super::interrupts::{expect_lpis, interrupt_counts, with_console_driver};
 use super::{any_board, boot_and_drive, has_device_tree, run_command, run_until, BootTest};
