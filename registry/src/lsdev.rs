@@ -47,9 +47,7 @@ pub fn text(registry: &Registry) -> String {
             push_row(&mut out, &widths, [&row.name, &row.address, &row.ids, &row.irq, &row.driver], row.state_word);
             let _ = writeln!(out, "{}  {}", row.continuation, row.state);
         }
-        if !row.details.is_empty() {
-            let _ = writeln!(out, "{}  {}", row.continuation, row.details);
-        }
+        push_details(&mut out, &row.continuation, &row.details);
     }
     out
 }
@@ -77,7 +75,7 @@ struct Row {
     driver: String,
     state: String,
     state_word: &'static str,
-    details: String,
+    details: Vec<String>,
 }
 
 fn tree_rows(registry: &Registry) -> Vec<Row> {
@@ -181,9 +179,30 @@ fn irq_label(node: &DeviceNode) -> String {
     }
 }
 
-/// The line under a device: what its driver reported, how often its interrupts fired, then what
-/// the bus noted.
-fn details(node: &DeviceNode) -> String {
+/// The details below a row, `, `-separated, on as many lines as keep each within 100 columns
+/// (a single fact longer than that gets a line of its own).
+fn push_details(out: &mut String, continuation: &str, details: &[String]) {
+    let indent = continuation.chars().count() + 2;
+    let mut line = String::new();
+    for part in details {
+        let fits = indent + line.chars().count() + 2 + part.chars().count() <= MAX_LINE;
+        if !line.is_empty() && !fits {
+            let _ = writeln!(out, "{continuation}  {line},");
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push_str(", ");
+        }
+        line.push_str(part);
+    }
+    if !line.is_empty() {
+        let _ = writeln!(out, "{continuation}  {line}");
+    }
+}
+
+/// What goes under a device: its instance name and class, what its driver reported, how often
+/// its interrupts fired, then what the bus noted.
+fn details(node: &DeviceNode) -> Vec<String> {
     let mut parts: Vec<String> = Vec::new();
     if let Some(class) = node.class {
         parts.push(alloc::format!("{} ({class})", node.instance.as_deref().unwrap_or("-")));
@@ -197,7 +216,7 @@ fn details(node: &DeviceNode) -> String {
         }
     }));
     parts.extend(node.notes.iter().cloned());
-    parts.join(", ")
+    parts
 }
 
 fn device_json(out: &mut String, registry: &Registry, node: &DeviceNode) {

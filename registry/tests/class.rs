@@ -267,3 +267,39 @@ fn the_host_plan_predicts_the_names_probing_gives() {
     assert_eq!(planned.find_by_path("/a").unwrap().instance.as_deref(), Some("blk1"));
     assert_eq!(planned.find_by_path("/off").unwrap().instance, None, "disabled: never bound");
 }
+
+struct Chatty;
+
+impl Bus for Chatty {
+    fn name(&self) -> &str {
+        "chatty"
+    }
+    fn enumerate(&self) -> Result<Vec<DeviceSpec>, BusError> {
+        let mut bus = dt("/bus", "simple-bus");
+        bus.children.push(dt("/bus/disk@0", "acme,disk"));
+        Ok(vec![bus])
+    }
+}
+
+fn chatty_probe(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
+    for key in ["first fact", "second fact", "third fact", "fourth fact", "fifth fact"] {
+        ctx.set_info(key, "a value of some twenty chars");
+    }
+    ram_disk(ctx, 1)
+}
+
+#[test]
+fn long_details_wrap_within_100_columns_with_the_instance_first() {
+    let driver = leak("chatty", "acme,disk", Some(Class::Block), chatty_probe);
+    let registry = registry::probe_with(HostPlatform::leaked(), &[&Chatty], [driver]);
+    let text = registry::lsdev::text(&registry);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.iter().all(|l| l.chars().count() <= 100), "\n{text}");
+    let details: Vec<&str> = lines.iter().skip_while(|l| !l.contains("disk@0")).skip(1).map(|l| l.trim()).collect();
+    assert!(details.len() >= 2, "wrapped onto several lines:\n{text}");
+    assert!(details[0].starts_with("blk0 (block), first fact: "), "\n{text}");
+    let joined = details.join(" ");
+    for key in ["first", "second", "third", "fourth", "fifth"] {
+        assert!(joined.contains(&format!("{key} fact: a value of some twenty chars")), "{key}:\n{text}");
+    }
+}
