@@ -9,9 +9,8 @@
 //! ones. The receive queue is kept full, several frames are in flight each way, and everything
 //! the device reports is checked.
 //!
-//! With the `smoltcp` feature the NIC is a `smoltcp::phy::Device`, so a smoltcp `Interface`
-//! runs on it directly (the driver's tests use it; the kernel uses the class's adapter,
-//! `registry::class::net_smoltcp::Phy`, which works for any NIC).
+//! smoltcp runs on the NIC through the net class's adapter (`registry::class::net_smoltcp::Phy`,
+//! registry feature `smoltcp`), which works for any NIC.
 #![no_std]
 extern crate alloc;
 
@@ -21,8 +20,6 @@ mod error;
 mod link;
 mod nic;
 mod packets;
-#[cfg(feature = "smoltcp")]
-mod phy;
 mod rx;
 mod tx;
 mod wire;
