@@ -104,7 +104,6 @@ pub enum BlockOp {
 pub struct BlockToken(pub u64);
 
 /// A finished request, with its buffer (a read's data) back.
-#[derive(Debug)]
 pub struct BlockCompletion {
     pub token: BlockToken,
     /// `None` only for a buffer the driver had to abandon to a device that would not reset.
@@ -113,15 +112,29 @@ pub struct BlockCompletion {
 }
 
 /// A request the driver did not take, its buffer handed back.
-#[derive(Debug)]
 pub struct Refused {
     pub error: BlockError,
     pub buffer: Option<DmaBuffer>,
 }
 
-impl fmt::Debug for DmaBuffer {
+/// A buffer as `{len} bytes`, for the Debug forms below.
+fn buffer_len(buffer: &Option<DmaBuffer>) -> Option<usize> {
+    buffer.as_ref().map(DmaBuffer::len)
+}
+
+impl fmt::Debug for BlockCompletion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DmaBuffer({} bytes at {:#x})", self.len(), self.phys())
+        f.debug_struct("BlockCompletion")
+            .field("token", &self.token)
+            .field("buffer_len", &buffer_len(&self.buffer))
+            .field("result", &self.result)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Refused").field("error", &self.error).field("buffer_len", &buffer_len(&self.buffer)).finish()
     }
 }
 
