@@ -9,6 +9,7 @@ use core::fmt;
 
 use crate::class::{BlockDevice, Class, ClassObject, Display, NetDevice, SerialPort};
 use crate::device::{DeviceSpec, Irq};
+use crate::health::DeviceHealth;
 use crate::irq::{IrqError, IrqHandler, IrqStats};
 use crate::msi::{MsiSource, MsiVector};
 use crate::platform::Platform;
@@ -113,6 +114,7 @@ pub struct ProbeContext<'a> {
     pub(crate) msi: Vec<(MsiSource, Irq)>,
     /// The class object the probe published, kept with the device if it binds.
     pub(crate) class_object: Option<ClassObject>,
+    pub(crate) health: DeviceHealth,
 }
 
 impl<'a> ProbeContext<'a> {
@@ -200,6 +202,13 @@ impl<'a> ProbeContext<'a> {
 
     pub fn publish_serial(&mut self, device: Arc<dyn SerialPort>) {
         self.publish(ClassObject::Serial(device));
+    }
+
+    /// The device's health record: keep a clone with the driver's state and call
+    /// [`DeviceHealth::fail`] when the device breaks after the probe (a ring violation, a
+    /// timeout), so that `lsdev` shows it `failed` with the reason rather than `bound`.
+    pub fn health(&self) -> DeviceHealth {
+        self.health.clone()
     }
 
     /// Keeps the driver's state with the device; reach it later with

@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 use crate::class::ClassObject;
 use crate::device::{Bus, BusAddress, DeviceIds, DeviceSpec};
 use crate::driver::{Driver, ProbeContext, ProbeError, DRIVERS};
+use crate::health::DeviceHealth;
 use crate::index::DriverIndex;
 use crate::platform::Platform;
 use crate::tree::{DeviceId, DeviceState, Registry};
@@ -132,9 +133,10 @@ fn probe_one(
         irq_stats: Vec::new(),
         msi: Vec::new(),
         class_object: None,
+        health: DeviceHealth::for_device(&node.path),
     };
     let result = (driver.probe)(&mut ctx);
-    let ProbeContext { bus_data, driver_data, children, info, irq_stats, msi, class_object, .. } = ctx;
+    let ProbeContext { bus_data, driver_data, children, info, irq_stats, msi, class_object, health, .. } = ctx;
 
     let node = registry.get_mut(id)?;
     node.bus_data = bus_data;
@@ -164,6 +166,7 @@ fn probe_one(
                 _ => {}
             }
             node.class_object = class_object;
+            node.health = health;
             let mut added = Vec::new();
             for child in children {
                 added.extend(registry.insert(Some(id), child, true));

@@ -10,6 +10,7 @@ use core::fmt;
 use crate::class::{Class, ClassObject};
 use crate::device::{BusAddress, DeviceIds, DeviceSpec, IoPortRange, Irq, MmioRegion};
 use crate::driver::Driver;
+use crate::health::DeviceHealth;
 use crate::irq::IrqStats;
 use crate::msi::MsiSource;
 use crate::platform::Platform;
@@ -99,6 +100,9 @@ pub struct DeviceNode {
     pub instance: Option<String>,
     /// What the driver published at probe; reach it through [`Registry::instances`].
     pub(crate) class_object: Option<ClassObject>,
+    /// What the bound driver reported since the probe (a device it gave up on); see
+    /// [`outcome`](DeviceNode::outcome).
+    pub health: DeviceHealth,
     pub(crate) bus_data: Option<Box<dyn Any + Send>>,
     pub(crate) driver_data: Option<Box<dyn Any + Send>>,
 }
@@ -133,10 +137,20 @@ impl DeviceNode {
             class: None,
             instance: None,
             class_object: None,
+            health: DeviceHealth::detached(),
             bus_data: spec.bus_data,
             driver_data: None,
         };
         (node, spec.children)
+    }
+
+    /// The device's state now: the probe's outcome ([`state`](DeviceNode::state)), except that a
+    /// bound device whose driver has since given up on it is `Failed` with the driver's reason.
+    pub fn outcome(&self) -> DeviceState {
+        match (&self.state, self.health.failure()) {
+            (DeviceState::Bound, Some(reason)) => DeviceState::Failed(String::from(reason)),
+            (state, _) => state.clone(),
+        }
     }
 
     /// The first `compatible` string, PCI ID or virtio ID, as `lsdev` shows it.
@@ -241,7 +255,7 @@ impl Registry {
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
         for node in self.devices() {
-            let counter = match node.state {
+            let counter = match node.outcome() {
                 DeviceState::Bound | DeviceState::Matched => &mut s.bound,
                 DeviceState::NoDriver | DeviceState::Pending => &mut s.no_driver,
                 DeviceState::Empty(_) => &mut s.empty,
@@ -280,6 +294,8 @@ impl Registry {
         node.class_object = None;
         node.class = None;
         node.instance = None;
+        // The driver's copies of the old handle now report to nobody.
+        node.health = DeviceHealth::detached();
         for (index, stats) in core::mem::take(&mut node.irq_stats) {
             if let (Some(irq), Some(platform)) = (node.irqs.get(index), platform) {
                 platform.free_irq(irq, &stats);
@@ -338,5 +354,23 @@ mod tests {
         let info = &registry.find_by_path("/disk").unwrap().info;
         assert_eq!(info, &[("capacity", String::from("128 sectors")), ("link", String::from("up"))]);
         assert!(!registry.set_info("/nothing", "capacity", String::new()));
+    }
+
+    #[test]
+    fn a_bound_device_its_driver_gave_up_on_is_failed_until_it_is_removed() {
+        let mut registry = Registry::new(None);
+        registry.insert(None, DeviceSpec::new("disk", BusAddress::Virtio, DeviceIds::None), false);
+        let node = registry.get_mut(DeviceId(0)).unwrap();
+        node.state = DeviceState::Bound;
+        node.health = DeviceHealth::for_device("/disk");
+        let driver_copy = node.health.clone();
+        assert_eq!(registry.summary().bound, 1);
+        driver_copy.fail("ring violation");
+        let node = registry.get(DeviceId(0)).unwrap();
+        assert_eq!(node.outcome(), DeviceState::Failed(String::from("ring violation")));
+        assert_eq!(node.state, DeviceState::Bound, "the probe's outcome is kept");
+        assert_eq!((registry.summary().bound, registry.summary().failed), (0, 1));
+        registry.remove(DeviceId(0));
+        assert_eq!(registry.get(DeviceId(0)).unwrap().outcome(), DeviceState::Pending, "unbound: no longer failed");
     }
 }

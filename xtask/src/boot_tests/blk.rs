@@ -157,7 +157,8 @@ pub(super) fn options_with(board: &Board, disks: &[&Disk], transport: VirtioTran
 /// Runs `command` and checks its output has `expected`.
 pub(super) fn expect(session: &mut Session, command: &str, expected: &str) -> XtaskResult<String> {
     let output = run_command(session, command)?;
-    if !output.contains(expected) {
+    let searched = if command == "lsdev" { super::lsdev::unwrap_details(&output) } else { output.clone() };
+    if !searched.contains(expected) {
         return Err(fail(format!("`{command}` did not print {expected:?}:\n{output}")));
     }
     Ok(output)
@@ -197,7 +198,7 @@ pub(super) fn fill_command(number: usize, region: &Region) -> String {
 /// One disk on `transport` (`extra` QEMU arguments, e.g. another GIC): the host's region checks
 /// out in the guest, the guest's lands on the image, a write beyond the end is refused, nothing
 /// else changes, and the disk took interrupts.
-fn one_disk(board: &Board, image: &Path, mode: &str, transport: VirtioTransport, modern_mmio: bool, extra: &[&str]) -> XtaskResult {
+pub(super) fn one_disk(board: &Board, image: &Path, mode: &str, transport: VirtioTransport, modern_mmio: bool, extra: &[&str]) -> XtaskResult {
     let disk = Disk::create(&format!("blk-{}-{mode}", board.name), "blk-test-disk", DISK_SECTORS, &[HOST_REGION])?;
     let mut options = options_with(board, &[&disk], transport, modern_mmio)?;
     options.extra.extend(extra.iter().map(|arg| arg.to_string()));
@@ -205,7 +206,8 @@ fn one_disk(board: &Board, image: &Path, mode: &str, transport: VirtioTransport,
         let at_boot = interrupt_counts(session)?;
         let number = disk_number(&run_command(session, "blk list")?, &disk)?;
         let size = human_size(DISK_SECTORS * SECTOR_SIZE as u64);
-        let info = format!("capacity: {DISK_SECTORS} sectors ({size}), block size: 512, id: blk-test-disk, read-only: no, flush: yes");
+        // Named in lsdev as `blk list` names it.
+        let info = format!("blk{number} (block), capacity: {DISK_SECTORS} sectors ({size}), block size: 512, id: blk-test-disk, read-only: no, flush: yes");
         expect(session, "lsdev", &info)?;
 
         let (first, count) = (HOST_REGION.first, HOST_REGION.sectors);

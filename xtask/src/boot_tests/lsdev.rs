@@ -249,6 +249,23 @@ fn check_virtio_mmio(kernel: &BTreeMap<String, &Value>, tree: &str, modern: bool
     Ok(())
 }
 
+/// `lsdev`'s text with each device's wrapped details (a line ending in `,` continues on the
+/// next, indented under the tree guides) joined back into one line, so that a run of facts can
+/// be looked for whatever the width wrapped.
+pub(super) fn unwrap_details(text: &str) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for line in text.lines() {
+        match lines.last_mut() {
+            Some(previous) if previous.ends_with(',') => {
+                previous.push(' ');
+                previous.push_str(line.trim_start_matches([' ', '|', '`']));
+            }
+            _ => lines.push(line.to_string()),
+        }
+    }
+    lines.join("\n")
+}
+
 /// A virtio device (named by its driver, `virtio-blk`) is published in its class, with an
 /// instance name of that class (`blk0`, `net1`, `fb0`: the number depends on what else the
 /// board has, in tree order).
