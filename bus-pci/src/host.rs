@@ -20,6 +20,7 @@ registry::register_driver!(PCI_HOST_ECAM_DRIVER = registry::Driver {
     name: "pci-ecam",
     matches: &[Match::Compatible("pci-host-ecam-generic")],
     priority: 0,
+    class: None,
     probe: probe_ecam_host,
     remove: None,
 });

@@ -1,11 +1,17 @@
 //! The kernel console: the board's early UART behind a lock, the `print!`
 //! and `println!` macros, and the backend of the `log` crate.
 //!
-//! Output before [`init`] is dropped.
+//! Output before [`init`] is dropped. Until the registry has probed, the console drives the
+//! board's UART itself (the early handle); [`attach`] then moves it onto that UART's serial
+//! class instance (`ttyS0`), which reads, writes and arms the receive interrupt from then on.
+//! Reports after which the kernel never resumes ([`print_fatal`]) keep using the early handle,
+//! which takes no lock of the driver's.
 
+use alloc::sync::Arc;
 use boards::Console;
 use core::fmt::{self, Write};
-use registry::Registry;
+use registry::class::SerialPort;
+use registry::{Class, DeviceNode, Registry};
 use spin::Mutex;
 
 /// The UART kind the boards of this architecture have.
@@ -15,6 +21,23 @@ type Uart = pl011::Pl011;
 type Uart = uart16550::Uart16550<uart16550::PortIo>;
 
 static CONSOLE: Mutex<Option<Uart>> = Mutex::new(None);
+/// The console UART's serial class instance, once [`attach`] found it.
+static PORT: Mutex<Option<Arc<dyn SerialPort>>> = Mutex::new(None);
+
+/// Writes text to a serial class port, turning each `\n` into `\r\n` as terminals expect.
+struct PortWriter<'a>(&'a dyn SerialPort);
+
+impl Write for PortWriter<'_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        for (i, line) in text.split('\n').enumerate() {
+            if i > 0 {
+                self.0.write(b"\r\n");
+            }
+            self.0.write(line.as_bytes());
+        }
+        Ok(())
+    }
+}
 
 /// Sends log records to the console as `[LEVEL] target: message`.
 struct ConsoleLogger;
@@ -59,10 +82,39 @@ unsafe fn open(console: Console) -> Uart {
     }
 }
 
+/// Moves the console onto the serial class instance of the board's console UART, if a driver
+/// published one; returns its instance name. Called once the registry has probed.
+pub fn attach(registry: &Registry) -> Option<alloc::string::String> {
+    let node = registry.devices().find(|node| node.class == Some(Class::Serial) && is_console(node))?;
+    let port = registry.instance::<dyn SerialPort>(&node.path)?;
+    // Taken in the order `print` takes them, so no output interleaves with the switch.
+    let _early = CONSOLE.lock();
+    *PORT.lock() = Some(port.device);
+    Some(port.name)
+}
+
+/// Whether `node` is the UART the board names as its console.
+fn is_console(node: &DeviceNode) -> bool {
+    match crate::BOARD.early_console {
+        Console::Pl011 { base } => node.regions.first().is_some_and(|region| region.base == base),
+        #[cfg(target_arch = "x86_64")]
+        Console::Uart16550 { port, .. } => node.address == crate::isa::serial_address(port),
+        #[allow(unreachable_patterns)]
+        _ => false,
+    }
+}
+
 /// Writes formatted text to the console; what `print!` expands to.
 #[doc(hidden)]
 pub fn print(args: fmt::Arguments) {
-    if let Some(uart) = CONSOLE.lock().as_mut() {
+    let early = CONSOLE.lock();
+    if let Some(port) = PORT.lock().as_deref() {
+        // Writing to the UART itself cannot fail.
+        let _ = PortWriter(port).write_fmt(args);
+        return;
+    }
+    let mut early = early;
+    if let Some(uart) = early.as_mut() {
         // Writing to the UART itself cannot fail.
         let _ = uart.write_fmt(args);
     }
@@ -126,29 +178,18 @@ impl log::Log for ConsoleLogger {
 
 /// A byte typed at the console, if one is waiting.
 pub fn try_read_byte() -> Option<u8> {
-    CONSOLE.lock().as_mut()?.try_read_byte()
-}
-
-/// Lets the next byte typed at the console (or one waiting) raise the UART's receive
-/// interrupt, which wakes an idle wait; false when the UART has no interrupt, so that the
-/// reader must look again on its own. The PL011's interrupt is hooked by its registry driver.
-#[cfg(target_arch = "aarch64")]
-pub fn arm_receive_interrupt(registry: &mut Registry) -> bool {
-    let Console::Pl011 { base } = crate::BOARD.early_console else { return false };
-    let mut receive = registry.driver_data::<pl011::ReceiveInterrupt>();
-    receive.find(|(_, receive)| receive.phys() == base).map(|(_, receive)| receive.arm()).is_some()
-}
-
-/// Lets the next byte typed at the console (or one waiting) raise the UART's receive
-/// interrupt, which wakes an idle wait; false when the UART has no interrupt, so that the
-/// reader must look again on its own. The 16550's interrupt is hooked by its registry driver
-/// (the board's ISA bus lists the console's port).
-#[cfg(target_arch = "x86_64")]
-pub fn arm_receive_interrupt(registry: &mut Registry) -> bool {
-    let Console::Uart16550 { port, .. } = crate::BOARD.early_console else { return false };
-    let hooked = registry.driver_data::<uart16550::ReceiveHooked>().any(|(_, hooked)| hooked.port == port);
-    if let Some(uart) = CONSOLE.lock().as_mut().filter(|_| hooked) {
-        uart.arm_receive_interrupt();
+    let mut early = CONSOLE.lock();
+    if let Some(port) = PORT.lock().as_deref() {
+        let mut byte = [0];
+        return (port.read(&mut byte) == 1).then_some(byte[0]);
     }
-    hooked
+    early.as_mut()?.try_read_byte()
+}
+
+/// Lets the next byte typed at the console (or one waiting) raise the UART's receive
+/// interrupt, which wakes an idle wait; false when the UART has no interrupt (or the console
+/// is not attached to its serial class instance yet), so that the reader must look again on
+/// its own. The interrupt is hooked by the UART's registry driver.
+pub fn arm_receive_interrupt() -> bool {
+    PORT.lock().as_deref().is_some_and(|port| port.arm_receive_interrupt())
 }

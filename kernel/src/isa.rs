@@ -23,11 +23,16 @@ impl Bus for IsaBus {
         let mut isa = DeviceSpec::new("isa", BusAddress::Other(String::from("isa")), DeviceIds::None);
         if let Console::Uart16550 { port, irq } = self.console {
             let ids = DeviceIds::Compatible(vec![String::from(uart16550::PNP_ID)]);
-            let mut serial = DeviceSpec::new(format!("serial@{port:x}"), BusAddress::Other(format!("io {port:#x}")), ids);
+            let mut serial = DeviceSpec::new(format!("serial@{port:x}"), serial_address(port), ids);
             serial.irqs.push(crate::arch::interrupts::isa_irq(irq));
             serial.bus_data = Some(Box::new(uart16550::IsaSerial { port }));
             isa.children.push(serial);
         }
         Ok(vec![isa])
     }
+}
+
+/// Where the serial port at `port` sits on this bus (how the console finds its device).
+pub fn serial_address(port: u16) -> BusAddress {
+    BusAddress::Other(format!("io {port:#x}"))
 }

@@ -68,6 +68,10 @@ fn kernel_main(dtb_phys: usize) -> ! {
     let mut registry = registry::probe_all(&platform::PLATFORM, &buses);
     let elapsed_us = (arch::now_ns() - start) / 1000;
     println!("probe_all took {elapsed_us} us");
+    match console::attach(&registry) {
+        Some(name) => log::info!("console: on {name}"),
+        None => log::warn!("console: no serial class instance for the board's UART; staying on the early one"),
+    }
     print!("{}", registry::lsdev::text(&registry));
     shell::run(&mut registry)
 }

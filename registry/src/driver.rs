@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use core::any::Any;
 use core::fmt;
 
+use crate::class::{BlockDevice, Class, ClassObject, Display, NetDevice, SerialPort};
 use crate::device::{DeviceSpec, Irq};
 use crate::health::DeviceHealth;
 use crate::irq::{IrqError, IrqHandler, IrqStats};
@@ -40,6 +41,9 @@ pub struct Driver {
     pub matches: &'static [Match],
     /// Breaks ties between drivers that match equally well: higher wins.
     pub priority: i8,
+    /// The class the driver publishes at probe ([`ProbeContext::publish`]), if any: declared
+    /// here too so that a host that only matches (the host `lsdev`) predicts instance names.
+    pub class: Option<Class>,
     pub probe: fn(&mut ProbeContext<'_>) -> Result<(), ProbeError>,
     /// Called when the device is unbound; the driver's data is handed back to be torn down.
     pub remove: Option<RemoveFn>,
@@ -62,6 +66,7 @@ pub static DRIVERS: [Driver];
 ///     name: "pl011",
 ///     matches: &[registry::Match::Compatible("arm,pl011")],
 ///     priority: 0,
+///     class: Some(registry::Class::Serial),
 ///     probe: probe_pl011,
 ///     remove: None,
 /// });
@@ -107,6 +112,8 @@ pub struct ProbeContext<'a> {
     pub(crate) irq_stats: Vec<(usize, Arc<IrqStats>)>,
     /// Message-signalled interrupts allocated so far, given back if the probe does not bind.
     pub(crate) msi: Vec<(MsiSource, Irq)>,
+    /// The class object the probe published, kept with the device if it binds.
+    pub(crate) class_object: Option<ClassObject>,
     pub(crate) health: DeviceHealth,
 }
 
@@ -172,6 +179,29 @@ impl<'a> ProbeContext<'a> {
         let vectors = self.platform.alloc_msi(source, count)?;
         self.msi.extend(vectors.iter().map(|vector| (source.clone(), vector.irq.clone())));
         Ok(vectors)
+    }
+
+    /// Publishes the device's class object: consumers find it by class, instance name
+    /// (`blk0`) or device path ([`Registry::instances`](crate::Registry::instances)), and may
+    /// keep the handle. One per device; a second replaces the first. Dropped if the probe fails.
+    pub fn publish(&mut self, object: ClassObject) {
+        self.class_object = Some(object);
+    }
+
+    pub fn publish_block(&mut self, device: Arc<dyn BlockDevice>) {
+        self.publish(ClassObject::Block(device));
+    }
+
+    pub fn publish_net(&mut self, device: Arc<dyn NetDevice>) {
+        self.publish(ClassObject::Net(device));
+    }
+
+    pub fn publish_display(&mut self, device: Arc<dyn Display>) {
+        self.publish(ClassObject::Display(device));
+    }
+
+    pub fn publish_serial(&mut self, device: Arc<dyn SerialPort>) {
+        self.publish(ClassObject::Serial(device));
     }
 
     /// The device's health record: keep a clone with the driver's state and call

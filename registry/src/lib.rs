@@ -10,6 +10,7 @@
 #![no_std]
 extern crate alloc;
 
+pub mod class;
 pub mod barrier;
 pub mod device;
 pub mod driver;
@@ -27,6 +28,7 @@ mod tree;
 pub mod testing;
 pub mod wait;
 
+pub use class::{Class, ClassObject, Instance};
 pub use device::*;
 pub use driver::{Driver, Match, ProbeContext, ProbeError, DRIVERS};
 pub use health::DeviceHealth;

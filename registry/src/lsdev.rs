@@ -2,7 +2,9 @@
 //!
 //! The text form follows U-Boot's `dm tree` and `lspci -tv`: the tree on the left, then the bus
 //! address, the first match ID, the first IRQ, the driver and the state (with the reason when not
-//! bound). It stays within 100 columns; the JSON form carries everything in full.
+//! bound). It stays within 100 columns; the JSON form carries everything in full. A device with
+//! a class shows its instance name and class first on the line below it (`blk0 (block)`), and
+//! in the JSON as `instance` and `class`.
 //! [`interrupts`] lists the hooked interrupts with their counts, like `/proc/interrupts`.
 
 use alloc::string::String;
@@ -46,9 +48,7 @@ pub fn text(registry: &Registry) -> String {
             push_row(&mut out, &widths, [&row.name, &row.address, &row.ids, &row.irq, &row.driver], row.state_word);
             let _ = writeln!(out, "{}  {}", row.continuation, row.state);
         }
-        if !row.details.is_empty() {
-            let _ = writeln!(out, "{}  {}", row.continuation, row.details);
-        }
+        push_details(&mut out, &row.continuation, &row.details);
     }
     out
 }
@@ -76,7 +76,7 @@ struct Row {
     driver: String,
     state: String,
     state_word: &'static str,
-    details: String,
+    details: Vec<String>,
 }
 
 fn tree_rows(registry: &Registry) -> Vec<Row> {
@@ -187,10 +187,35 @@ fn irq_label(node: &DeviceNode) -> String {
     }
 }
 
-/// The line under a device: what its driver reported, how often its interrupts fired, then what
-/// the bus noted.
-fn details(node: &DeviceNode) -> String {
-    let mut parts: Vec<String> = node.info.iter().map(|(k, v)| alloc::format!("{k}: {v}")).collect();
+/// The details below a row, `, `-separated, on as many lines as keep each within 100 columns
+/// (a single fact longer than that gets a line of its own).
+fn push_details(out: &mut String, continuation: &str, details: &[String]) {
+    let indent = continuation.chars().count() + 2;
+    let mut line = String::new();
+    for part in details {
+        let fits = indent + line.chars().count() + 2 + part.chars().count() <= MAX_LINE;
+        if !line.is_empty() && !fits {
+            let _ = writeln!(out, "{continuation}  {line},");
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push_str(", ");
+        }
+        line.push_str(part);
+    }
+    if !line.is_empty() {
+        let _ = writeln!(out, "{continuation}  {line}");
+    }
+}
+
+/// What goes under a device: its instance name and class, what its driver reported, how often
+/// its interrupts fired, then what the bus noted.
+fn details(node: &DeviceNode) -> Vec<String> {
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(class) = node.class {
+        parts.push(alloc::format!("{} ({class})", node.instance.as_deref().unwrap_or("-")));
+    }
+    parts.extend(node.info.iter().map(|(k, v)| alloc::format!("{k}: {v}")));
     parts.extend(node.irq_stats.iter().map(|(index, stats)| {
         let label = node.irqs.get(*index).map_or("?", |irq| irq.label.as_str());
         let mut counts = match stats.spurious() {
@@ -203,7 +228,7 @@ fn details(node: &DeviceNode) -> String {
         counts
     }));
     parts.extend(node.notes.iter().cloned());
-    parts.join(", ")
+    parts
 }
 
 fn device_json(out: &mut String, registry: &Registry, node: &DeviceNode) {
@@ -276,6 +301,10 @@ fn device_json(out: &mut String, registry: &Registry, node: &DeviceNode) {
     json::push_str(out, if node.enabled { "okay" } else { "disabled" });
     json::push_key(out, "driver", false);
     json::push_opt_str(out, node.driver.map(|d| d.name));
+    json::push_key(out, "class", false);
+    json::push_opt_str(out, node.class.map(|class| class.name()));
+    json::push_key(out, "instance", false);
+    json::push_opt_str(out, node.instance.as_deref());
     let outcome = node.outcome();
     json::push_key(out, "outcome", false);
     json::push_str(out, outcome.label());

@@ -3,6 +3,7 @@
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
+use crate::class::ClassObject;
 use crate::device::{Bus, BusAddress, DeviceIds, DeviceSpec};
 use crate::driver::{Driver, ProbeContext, ProbeError, DRIVERS};
 use crate::health::DeviceHealth;
@@ -44,6 +45,7 @@ pub fn probe_with(
         log::debug!("retrying {} deferred probe(s)", deferred.len());
         queue.extend(deferred);
     }
+    registry.name_instances();
     log::info!("probe_all: {}", registry.summary());
     registry
 }
@@ -61,7 +63,11 @@ pub fn plan(buses: &[&dyn Bus]) -> Registry {
             (true, Some(_)) => DeviceState::Matched,
             (true, None) => DeviceState::NoDriver,
         };
+        if node.state == DeviceState::Matched {
+            node.class = node.driver.and_then(|driver| driver.class);
+        }
     }
+    registry.name_instances();
     registry
 }
 
@@ -126,10 +132,11 @@ fn probe_one(
         info: Vec::new(),
         irq_stats: Vec::new(),
         msi: Vec::new(),
+        class_object: None,
         health: DeviceHealth::for_device(&node.path),
     };
     let result = (driver.probe)(&mut ctx);
-    let ProbeContext { bus_data, driver_data, children, info, irq_stats, msi, health, .. } = ctx;
+    let ProbeContext { bus_data, driver_data, children, info, irq_stats, msi, class_object, health, .. } = ctx;
 
     let node = registry.get_mut(id)?;
     node.bus_data = bus_data;
@@ -150,6 +157,15 @@ fn probe_one(
             node.irq_stats = irq_stats;
             node.msi = msi;
             node.driver_data = driver_data;
+            node.class = class_object.as_ref().map(ClassObject::class).or(driver.class);
+            match (driver.class, &class_object) {
+                (Some(declared), None) => log::warn!("{} [{}]: declares class {declared} but published none", node.path, driver.name),
+                (declared, Some(object)) if declared != Some(object.class()) => {
+                    log::warn!("{} [{}]: published class {} but declares {declared:?}", node.path, driver.name, object.class())
+                }
+                _ => {}
+            }
+            node.class_object = class_object;
             node.health = health;
             let mut added = Vec::new();
             for child in children {

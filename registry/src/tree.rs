@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use core::any::Any;
 use core::fmt;
 
+use crate::class::{Class, ClassObject};
 use crate::device::{BusAddress, DeviceIds, DeviceSpec, IoPortRange, Irq, MmioRegion};
 use crate::driver::Driver;
 use crate::health::DeviceHealth;
@@ -93,6 +94,12 @@ pub struct DeviceNode {
     pub msi: Vec<(MsiSource, Irq)>,
     /// Created by its parent's driver (not by bus enumeration): removed with that driver.
     pub added_by_driver: bool,
+    /// The class of the device's driver (what it published, or else what it declared).
+    pub class: Option<Class>,
+    /// Its instance name in that class: `blk0`, `net0`, `fb0`, `ttyS0`.
+    pub instance: Option<String>,
+    /// What the driver published at probe; reach it through [`Registry::instances`].
+    pub(crate) class_object: Option<ClassObject>,
     /// What the bound driver reported since the probe (a device it gave up on); see
     /// [`outcome`](DeviceNode::outcome).
     pub health: DeviceHealth,
@@ -127,6 +134,9 @@ impl DeviceNode {
             irq_stats: Vec::new(),
             msi: Vec::new(),
             added_by_driver: false,
+            class: None,
+            instance: None,
+            class_object: None,
             health: DeviceHealth::detached(),
             bus_data: spec.bus_data,
             driver_data: None,
@@ -279,6 +289,11 @@ impl Registry {
         let Some(node) = self.get_mut(id) else { return };
         node.children = kept;
         node.info.clear();
+        // Handles consumers still hold keep working as far as the driver lets them; the
+        // registry hands the device out no more.
+        node.class_object = None;
+        node.class = None;
+        node.instance = None;
         // The driver's copies of the old handle now report to nobody.
         node.health = DeviceHealth::detached();
         for (index, stats) in core::mem::take(&mut node.irq_stats) {

@@ -58,7 +58,7 @@ fn controller_probe(_: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
 
 fn drivers() -> [&'static Driver; 3] {
     let leak = |name, compatible, probe| -> &'static Driver {
-        Box::leak(Box::new(Driver { name, matches: Box::leak(Box::new([Match::Compatible(compatible)])), priority: 0, probe, remove: None }))
+        Box::leak(Box::new(Driver { name, matches: Box::leak(Box::new([Match::Compatible(compatible)])), priority: 0, class: None, probe, remove: None }))
     };
     [leak("uart", "acme,uart", uart_probe as _), leak("broken", "acme,broken", broken_probe as _), leak("intc", "acme,intc", controller_probe as _)]
 }
@@ -153,7 +153,7 @@ fn msi_vectors_go_back_when_the_probe_fails_and_when_the_device_is_removed() {
         Err(ProbeError::Failed("gave up after taking its vectors".into()))
     }
     let leak = |name, compatible, probe| -> &'static Driver {
-        Box::leak(Box::new(Driver { name, matches: Box::leak(Box::new([Match::Compatible(compatible)])), priority: 0, probe, remove: None }))
+        Box::leak(Box::new(Driver { name, matches: Box::leak(Box::new([Match::Compatible(compatible)])), priority: 0, class: None, probe, remove: None }))
     };
     let platform: &'static MsiPlatform =
         Box::leak(Box::new(MsiPlatform { host: HostPlatform::leaked(), next: Mutex::new(100), freed: Mutex::new(vec![]) }));
@@ -190,6 +190,7 @@ fn a_line_storming_with_its_handler_claiming_it_is_masked_for_a_while_and_irqs_s
         name: "storm",
         matches: &[Match::Compatible("acme,storm")],
         priority: 0,
+        class: None,
         probe: storming_probe,
         remove: None,
     }));

@@ -42,8 +42,8 @@ fn fail(_: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
 }
 
 fn registry() -> registry::Registry {
-    let uart: &'static Driver = Box::leak(Box::new(Driver { name: "uart", matches: &[Match::Compatible("acme,uart")], priority: 0, probe: bind, remove: None }));
-    let broken: &'static Driver = Box::leak(Box::new(Driver { name: "broken", matches: &[Match::Compatible("acme,broken")], priority: 0, probe: fail, remove: None }));
+    let uart: &'static Driver = Box::leak(Box::new(Driver { name: "uart", matches: &[Match::Compatible("acme,uart")], priority: 0, class: None, probe: bind, remove: None }));
+    let broken: &'static Driver = Box::leak(Box::new(Driver { name: "broken", matches: &[Match::Compatible("acme,broken")], priority: 0, class: None, probe: fail, remove: None }));
     registry::probe_with(HostPlatform::leaked(), &[&Tree], [uart, broken])
 }
 

@@ -50,7 +50,7 @@ fn fail(_: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
 }
 
 fn driver(name: &'static str, matches: &'static [Match], priority: i8, probe: fn(&mut ProbeContext<'_>) -> Result<(), ProbeError>) -> &'static Driver {
-    Box::leak(Box::new(Driver { name, matches, priority, probe, remove: None }))
+    Box::leak(Box::new(Driver { name, matches, priority, class: None, probe, remove: None }))
 }
 
 fn bound_driver(registry: &Registry, path: &str) -> &'static str {
@@ -194,6 +194,7 @@ fn remove_unbinds_children_first_and_drops_devices_the_driver_created() {
         name: "child",
         matches: &[Match::Virtio(7)],
         priority: 0,
+        class: None,
         probe: child_probe,
         remove: Some(count_remove),
     }));
@@ -216,6 +217,7 @@ registry::register_driver!(PLANNED = Driver {
     name: "planned",
     matches: &[Match::Compatible("virtio,mmio")],
     priority: 0,
+    class: None,
     probe: fail,
     remove: None,
 });

@@ -15,6 +15,7 @@ registry::register_driver!(ARM_GIC_DRIVER = registry::Driver {
     name: "arm-gic",
     matches: &[Match::Compatible(GIC_V3), Match::Compatible("arm,gic-400"), Match::Compatible("arm,cortex-a15-gic")],
     priority: 0,
+    class: None,
     probe,
     // The system's interrupt controller stays for the kernel's life.
     remove: None,

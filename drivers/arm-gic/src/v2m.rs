@@ -25,6 +25,7 @@ registry::register_driver!(GIC_V2M_DRIVER = registry::Driver {
     name: "gic-v2m",
     matches: &[Match::Compatible("arm,gic-v2m-frame")],
     priority: 0,
+    class: None,
     probe,
     // An MSI controller stays for the kernel's life.
     remove: None,

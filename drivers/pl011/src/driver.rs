@@ -3,6 +3,7 @@
 //! a byte arrives.
 
 use alloc::boxed::Box;
+use alloc::sync::Arc;
 use alloc::format;
 
 use registry::mmio::MmioWindow;
@@ -31,6 +32,7 @@ registry::register_driver!(PL011_DRIVER = registry::Driver {
     name: "pl011",
     matches: &[Match::Compatible("arm,pl011")],
     priority: 0,
+    class: Some(registry::Class::Serial),
     probe,
     remove: None,
 });
@@ -59,7 +61,10 @@ fn probe(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
         return Err(ProbeError::failed(format!("PrimeCell part {part:#05x}, not a PL011")));
     }
     ctx.set_info("revision", format!("r{}", (periph >> 20) & 0xf));
-    hook_receive_interrupt(ctx, window)
+    let port = window.alias();
+    let interrupt = hook_receive_interrupt(ctx, window)?;
+    ctx.publish_serial(Arc::new(crate::Pl011Port::new(port, interrupt)));
+    Ok(())
 }
 
 /// The UART's receive interrupt, hooked at probe (the driver data when the platform has
@@ -83,9 +88,10 @@ impl ReceiveInterrupt {
     }
 }
 
-fn hook_receive_interrupt(ctx: &mut ProbeContext<'_>, regs: MmioWindow) -> Result<(), ProbeError> {
+/// Whether the interrupt is hooked.
+fn hook_receive_interrupt(ctx: &mut ProbeContext<'_>, regs: MmioWindow) -> Result<bool, ProbeError> {
     if ctx.device.irqs.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     // Nothing may fire before the reader asks for it, nor from what happened before.
     regs.write32(IMSC, 0).and_then(|()| regs.write32(ICR, ALL_INTERRUPTS)).map_err(ProbeError::failed)?;
@@ -97,8 +103,9 @@ fn hook_receive_interrupt(ctx: &mut ProbeContext<'_>, regs: MmioWindow) -> Resul
         }
         _ => IrqReturn::NotMine,
     });
-    if ctx.request_irq(0, handler)? {
+    let hooked = ctx.request_irq(0, handler)?;
+    if hooked {
         ctx.set_driver_data(ReceiveInterrupt { regs });
     }
-    Ok(())
+    Ok(hooked)
 }

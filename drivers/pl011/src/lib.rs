@@ -8,7 +8,8 @@
 //! The registry driver (`arm,pl011`) checks the PrimeCell identification registers, so a
 //! node that points at something else fails its probe instead of being used as a console, and
 //! hooks the receive interrupt ([`ReceiveInterrupt`]): the console reader sleeps until a byte
-//! arrives instead of polling.
+//! arrives instead of polling. It publishes the UART in the registry's serial class
+//! ([`Pl011Port`], instance `ttyS0`...), which the kernel's console uses once probed.
 //!
 //! The crate is `no_std` and builds on the host too, where the unit tests
 //! drive it against an ordinary memory buffer standing in for the registers.
@@ -16,8 +17,10 @@
 extern crate alloc;
 
 mod driver;
+mod serial;
 
 pub use driver::ReceiveInterrupt;
+pub use serial::Pl011Port;
 
 use core::fmt;
 

@@ -2,6 +2,7 @@
 //! receive interrupt on a platform that has interrupts.
 
 use pl011::ReceiveInterrupt;
+use registry::class::SerialPort;
 use registry::mmio::MmioWindow;
 use registry::testing::{HostPlatform, IrqHostPlatform};
 use registry::{Bus, BusAddress, BusError, DeviceIds, DeviceSpec, DeviceState, Irq, MmioRegion};
@@ -9,6 +10,8 @@ use registry::{Bus, BusAddress, BusError, DeviceIds, DeviceSpec, DeviceState, Ir
 const IMSC: usize = 0x38;
 const MIS: usize = 0x40;
 const ICR: usize = 0x44;
+const FR: usize = 0x18;
+const RX_EMPTY: u32 = 1 << 4;
 
 struct OneUart(u64);
 
@@ -78,6 +81,31 @@ fn the_receive_interrupt_is_masked_when_it_fires_and_armed_by_the_reader() {
     platform.fire(33);
     assert_eq!((stats.handled(), stats.spurious()), (1, 1));
     assert_eq!(regs.read32(IMSC), Ok(0), "masked until the reader has taken the bytes");
+
+    // The serial class arms the same interrupt.
+    let port = registry.instance::<dyn SerialPort>("ttyS0").expect("published as ttyS0").device;
+    assert!(port.arm_receive_interrupt());
+    assert_eq!(regs.read32(IMSC), Ok(0x50));
+}
+
+#[test]
+fn the_serial_class_writes_and_reads_the_data_register() {
+    let platform = HostPlatform::leaked();
+    let words = registers(0x0014_1011, 0xb105_f00d);
+    words[FR / 4] = RX_EMPTY; // transmitter ready, nothing received
+    platform.add_window(0x900_0000, words);
+    let regs = MmioWindow::map(platform, MmioRegion { base: 0x900_0000, size: 0x1000 }).unwrap();
+    let registry = registry::probe_all(platform, &[&OneUart(0x900_0000)]);
+    let port = registry.instance::<dyn SerialPort>("/pl011@9000000").expect("published").device;
+    drop(registry);
+    port.write(b"ok");
+    assert_eq!(regs.read32(0), Ok(u32::from(b'k')), "the last byte written is in the data register");
+    assert_eq!(port.read(&mut [0; 4]), 0, "the receive FIFO is empty");
+    regs.write32(FR, 0).unwrap();
+    regs.write32(0, 0x100 | u32::from(b'x')).unwrap(); // a byte with an error flag above it
+    let mut out = [0; 1];
+    assert_eq!((port.read(&mut out), out), (1, [b'x']));
+    assert!(!port.arm_receive_interrupt(), "no interrupt on this platform: the reader polls");
 }
 
 #[test]

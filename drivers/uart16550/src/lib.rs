@@ -3,7 +3,8 @@
 //! Enough for a kernel console: 8 data bits, no parity, one stop bit (8N1) at 115200 baud,
 //! polled, with the receive interrupt for a reader that sleeps until a byte arrives
 //! ([`ReceiveInterrupt`]), hooked by the registry driver of a PC's ISA serial port (`PNP0501`,
-//! x86 only). The driver reaches the UART's eight byte-wide registers through [`Registers`]:
+//! x86 only), which publishes the port in the registry's serial class ([`UartPort`], `ttyS0`...).
+//! The driver reaches the UART's eight byte-wide registers through [`Registers`]:
 //! [`PortIo`] is the x86 I/O-port wiring of the PC; the unit tests use a fake, so the crate
 //! builds and is tested on any host. (Memory-mapped 16550s, common on other architectures,
 //! would be one more `Registers` implementation.)
@@ -15,12 +16,14 @@ mod driver;
 #[cfg(target_arch = "x86_64")]
 mod port_io;
 mod receive;
+mod serial;
 
 #[cfg(target_arch = "x86_64")]
 pub use driver::{IsaSerial, ReceiveHooked, PNP_ID};
 #[cfg(target_arch = "x86_64")]
 pub use port_io::PortIo;
 pub use receive::ReceiveInterrupt;
+pub use serial::UartPort;
 
 use core::fmt;
 

@@ -2,16 +2,18 @@
 //! `lsdev`.
 
 use alloc::string::ToString;
+use alloc::sync::Arc;
 
 use registry::{Match, ProbeContext, ProbeError};
 use virtio::{Interrupt, VirtioDevice};
 
-use crate::BlockDevice;
+use crate::{BlockClass, BlockDevice};
 
 registry::register_driver!(VIRTIO_BLK_DRIVER = registry::Driver {
     name: "virtio-blk",
     matches: &[Match::Virtio(virtio::ids::BLOCK)],
     priority: 0,
+    class: Some(registry::Class::Block),
     probe,
     // Dropping the BlockDevice resets the device before its memory is freed.
     remove: None,
@@ -28,6 +30,9 @@ fn probe(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
     ctx.set_info("id", info.id.as_deref().unwrap_or("-"));
     ctx.set_info("read-only", yes_no(info.read_only));
     ctx.set_info("flush", yes_no(info.flush));
+    let disk = Arc::new(BlockClass::new(disk));
+    ctx.publish_block(disk.clone());
+    // Kept as driver data too, for code that needs the driver's own interface.
     ctx.set_driver_data(disk);
     Ok(())
 }

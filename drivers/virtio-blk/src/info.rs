@@ -58,19 +58,9 @@ impl DiskInfo {
     }
 }
 
-/// `bytes` in binary units, e.g. `64 MiB` or `1.5 GiB` (one decimal, truncated, when inexact).
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    let power = (bytes.max(1).ilog2() / 10) as usize;
-    let unit = 1u64 << (10 * power);
-    let (whole, rest) = (bytes / unit, bytes % unit);
-    if rest == 0 {
-        format!("{whole} {}", UNITS[power])
-    } else {
-        let tenths = (u128::from(rest) * 10 / u128::from(unit)) as u64;
-        format!("{whole}.{tenths} {}", UNITS[power])
-    }
-}
+/// `bytes` in binary units, e.g. `64 MiB` or `1.5 GiB`: the block class's, which every disk
+/// driver shares.
+pub use registry::class::block::human_size;
 
 /// The ID string from GET_ID's 20 bytes: up to the first NUL, trailing blanks dropped, anything
 /// but printable ASCII escaped as `\xNN` (the device promises ASCII but is not trusted);

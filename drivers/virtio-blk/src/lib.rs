@@ -1,9 +1,11 @@
 //! The virtio block device driver (virtio 1.2, section 5.2), written against the virtio core's
 //! transport trait, so the same code drives virtio-mmio and virtio-pci disks.
 //!
-//! The registry driver binds virtio device ID 2 and keeps a [`BlockDevice`] as its driver data
-//! (reach it with `registry.driver_data::<virtio_blk::BlockDevice>()`); `lsdev` shows the
-//! capacity, block size, ID string, read-only flag and whether the device has a cache to flush.
+//! The registry driver binds virtio device ID 2 and publishes the disk in the registry's block
+//! class ([`BlockClass`]: `registry.instances::<dyn registry::class::BlockDevice>()`), which
+//! also stays as its driver data (`Arc<BlockClass>`, whose `lock` gives the [`BlockDevice`]);
+//! `lsdev` shows the capacity, block size, ID string, read-only flag and whether the device has
+//! a cache to flush.
 //!
 //! A block layer sits on three calls: [`BlockDevice::submit`] queues a sector-addressed
 //! [`Request`] (its data lives in a [`SectorBuffer`], DMA memory the request owns while the
@@ -25,6 +27,7 @@
 extern crate alloc;
 
 mod blocking;
+mod class;
 mod config;
 mod device;
 mod driver;
@@ -34,6 +37,7 @@ pub mod pattern;
 mod request;
 mod slots;
 
+pub use class::BlockClass;
 pub use device::{BlockDevice, Refused, COMPLETION_TIMEOUT_NS};
 pub use error::BlockError;
 pub use info::{human_size, DiskInfo};

@@ -34,6 +34,21 @@ impl SectorBuffer {
         Ok(SectorBuffer { memory })
     }
 
+    /// Wraps DMA memory of whole sectors (the block class's buffers); handed back if it is
+    /// not a non-zero whole number of sectors.
+    pub fn from_dma(memory: DmaBuffer) -> Result<Self, (BlockError, DmaBuffer)> {
+        let bytes = memory.len();
+        if bytes == 0 || !bytes.is_multiple_of(SECTOR_SIZE) || u32::try_from(bytes / SECTOR_SIZE).is_err() {
+            return Err((BlockError::NotWholeSectors { bytes }, memory));
+        }
+        Ok(SectorBuffer { memory })
+    }
+
+    /// The DMA memory, for the block class's completions.
+    pub fn into_dma(self) -> DmaBuffer {
+        self.memory
+    }
+
     pub fn sectors(&self) -> u32 {
         (self.memory.len() / SECTOR_SIZE) as u32
     }

@@ -10,7 +10,8 @@ use registry::DeviceState;
 use virtio::features::RING_EVENT_IDX;
 use virtio::sim::{BlockModel, Interface, SimDevice, SimPlatform};
 use virtio::status::{DRIVER_OK, FAILED};
-use virtio_blk::{BlockDevice, BlockError};
+use std::sync::Arc;
+use virtio_blk::{BlockClass, BlockError};
 
 fn info(pairs: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
     pairs.iter().map(|&(key, value)| (key, value.to_string())).collect()
@@ -34,7 +35,8 @@ fn the_registry_binds_the_disk_and_lsdev_shows_it() {
         ];
         assert_eq!(node.info, info(&expected));
         assert_eq!(device.status(), status, "DRIVER_OK, {interface:?}");
-        let (path, disk) = registry.driver_data::<BlockDevice>().next().expect("the disk is kept");
+        let (path, disk) = registry.driver_data::<Arc<BlockClass>>().next().expect("the disk is kept");
+        let disk = disk.lock();
         assert_eq!((path, disk.info().capacity), ("/virtio-blk", 2048));
     }
 }

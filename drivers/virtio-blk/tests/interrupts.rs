@@ -9,7 +9,8 @@ use virtio::sim::SimBus;
 use registry::{DeviceState, Platform, Registry};
 use virtio::sim::{BlockModel, Interface, Misbehaviour, SimDevice, SimPlatform};
 use virtio::status::FAILED;
-use virtio_blk::{BlockDevice, COMPLETION_TIMEOUT_NS, SECTOR_SIZE};
+use std::sync::Arc;
+use virtio_blk::{BlockClass, COMPLETION_TIMEOUT_NS, SECTOR_SIZE};
 
 const LATENCY_NS: u64 = 300_000;
 
@@ -35,7 +36,8 @@ fn a_streamed_write_and_read_complete_by_interrupt() {
         let (platform, _, mut registry) = bind(interface, 8192);
         let at_bind = interrupts_taken(&registry).0;
         assert!(at_bind >= 1, "{interface:?}: the ID request at probe completed by interrupt");
-        let (_, disk) = registry.driver_data::<BlockDevice>().next().unwrap();
+        let disk = Arc::clone(registry.driver_data::<Arc<BlockClass>>().next().unwrap().1);
+        let mut disk = disk.lock();
         let data = patterned(4096, 7);
         let start = platform.now_ns();
         disk.write(0, &data).expect("write");
@@ -58,7 +60,8 @@ fn a_disk_that_stops_completing_fails_with_the_reason_after_the_timeout() {
     let (platform, device, mut registry) = bind(Interface::Modern, 64);
     device.set_completion_latency(None);
     device.set_auto_complete(false);
-    let (_, disk) = registry.driver_data::<BlockDevice>().next().unwrap();
+    let disk = Arc::clone(registry.driver_data::<Arc<BlockClass>>().next().unwrap().1);
+    let mut disk = disk.lock();
     let start = platform.now_ns();
     let error = disk.read(0, &mut [0; SECTOR_SIZE]).unwrap_err();
     assert!(platform.now_ns() - start >= COMPLETION_TIMEOUT_NS);
@@ -79,7 +82,8 @@ fn a_capacity_change_comes_with_the_configuration_interrupt() {
         let device = SimDevice::new(platform, interface, model);
         device.set_completion_latency(Some(LATENCY_NS));
         let mut registry = registry::probe_all(platform, &[&SimBus(vec![device.clone()])]);
-        let (_, disk) = registry.driver_data::<BlockDevice>().next().unwrap();
+        let disk = Arc::clone(registry.driver_data::<Arc<BlockClass>>().next().unwrap().1);
+        let mut disk = disk.lock();
         let past_the_end = patterned(1, 3);
         assert!(disk.write(64, &past_the_end).is_err(), "{interface:?}: sector 64 is past the end");
         storage.resize(128);
@@ -97,7 +101,8 @@ fn a_capacity_change_comes_with_the_configuration_interrupt() {
 #[test]
 fn a_capacity_past_64_bit_byte_sizes_fails_the_disk() {
     let (_, device, mut registry) = bind(Interface::Modern, 64);
-    let (_, disk) = registry.driver_data::<BlockDevice>().next().unwrap();
+    let disk = Arc::clone(registry.driver_data::<Arc<BlockClass>>().next().unwrap().1);
+    let mut disk = disk.lock();
     device.change_config(0, &(u64::MAX / 2).to_le_bytes());
     disk.write(0, &patterned(1, 4)).expect("the write before the change is seen");
     assert_eq!(disk.refresh_capacity(), None);
@@ -116,13 +121,14 @@ fn lsdev_of(registry: &Registry, path: &str) -> (String, String) {
 
 #[test]
 fn a_disk_that_breaks_the_ring_after_the_probe_shows_failed_in_lsdev() {
-    let (_, device, mut registry) = bind(Interface::Modern, 64);
+    let (_, device, registry) = bind(Interface::Modern, 64);
     let (line, json) = lsdev_of(&registry, "virtio-blk");
     assert!(line.ends_with("bound"), "{line}");
     assert!(json.contains(r#""outcome":"bound","reason":null"#), "{json}");
 
     device.misbehave(Misbehaviour::UsedIdOutOfRange);
-    let (_, disk) = registry.driver_data::<BlockDevice>().next().unwrap();
+    // Through the block class, as the kernel reads.
+    let disk = registry.instance::<dyn registry::class::BlockDevice>("blk0").unwrap().device;
     let error = disk.read(0, &mut [0; SECTOR_SIZE]).unwrap_err();
     let reason = error.to_string();
     assert!(reason.contains("300"), "{reason}");

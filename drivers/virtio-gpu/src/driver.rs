@@ -1,16 +1,18 @@
 //! The registry driver: binds virtio GPUs on any transport and reports the display size.
 
 use alloc::format;
+use alloc::sync::Arc;
 
 use registry::{Match, ProbeContext, ProbeError};
 use virtio::{Interrupt, VirtioDevice};
 
-use crate::Gpu;
+use crate::{DisplayClass, Gpu};
 
 registry::register_driver!(VIRTIO_GPU_DRIVER = registry::Driver {
     name: "virtio-gpu",
     matches: &[Match::Virtio(virtio::ids::GPU)],
     priority: 0,
+    class: Some(registry::Class::Display),
     probe,
     remove: None,
 });
@@ -24,6 +26,9 @@ fn probe(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
     let mode = gpu.mode();
     ctx.set_info("display", format!("{}x{} on scanout {}", mode.width, mode.height, mode.scanout));
     // Dropping the data (when the device is removed) resets the GPU before freeing its memory.
+    let gpu = Arc::new(DisplayClass::new(gpu));
+    ctx.publish_display(gpu.clone());
+    // Kept as driver data too, for code that needs the driver's own interface.
     ctx.set_driver_data(gpu);
     Ok(())
 }

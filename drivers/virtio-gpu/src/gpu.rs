@@ -82,6 +82,11 @@ impl Gpu {
         self.mode
     }
 
+    /// The framebuffer's memory, for the display class's framebuffer.
+    pub(crate) fn framebuffer_memory(&self) -> &DmaBuffer {
+        &self.device.memory().1
+    }
+
     /// Reports the error that breaks the GPU from now on (and one that already did) to
     /// `health`, the registry's record of the device, so that `lsdev` shows it failed.
     pub fn report_failures_to(&mut self, health: registry::DeviceHealth) {

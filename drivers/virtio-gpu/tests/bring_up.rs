@@ -4,6 +4,7 @@
 mod common;
 
 use common::{Rig, BOTH, HEIGHT, WIDTH};
+use registry::class::Display;
 use registry::{DeviceState, Platform, Registry};
 use virtio::sim::gpu::*;
 use virtio::sim::{Interface, SimBus, SimDevice, SimPlatform};
@@ -80,7 +81,7 @@ fn the_registry_binds_gpus_and_lsdev_shows_the_display_or_the_failure() {
     let platform = SimPlatform::leaked();
     let good = SimDevice::new(platform, Interface::Modern, GpuModel::new(platform, 1280, 800));
     let bad = SimDevice::new(platform, Interface::Legacy, GpuModel::new(platform, 0, 0));
-    let mut registry = registry::probe_all(platform, &[&SimBus(vec![good, bad.clone()])]);
+    let registry = registry::probe_all(platform, &[&SimBus(vec![good, bad.clone()])]);
     let gpu0 = registry.find_by_path("/virtio-gpu0").expect("gpu0");
     assert_eq!((gpu0.state.clone(), gpu0.driver.map(|d| d.name)), (DeviceState::Bound, Some("virtio-gpu")));
     assert_eq!(gpu0.info, [("display", "1280x800 on scanout 0".to_string())]);
@@ -89,8 +90,9 @@ fn the_registry_binds_gpus_and_lsdev_shows_the_display_or_the_failure() {
     assert_ne!(bad.status() & FAILED, 0);
     let text = registry::lsdev::text(&registry);
     assert!(text.contains("display: 1280x800 on scanout 0"), "{text}");
-    let gpus: Vec<_> = registry.driver_data::<Gpu>().map(|(path, gpu)| (path.to_string(), gpu.mode().width)).collect();
-    assert_eq!(gpus, [("/virtio-gpu0".to_string(), 1280)]);
+    // Through the display class: only the GPU that bound is published, as fb0.
+    let gpus: Vec<_> = registry.instances::<dyn Display>().into_iter().map(|i| (i.name, i.path, i.device.mode().width)).collect();
+    assert_eq!(gpus, [("fb0".to_string(), "/virtio-gpu0".to_string(), 1280)]);
 }
 
 #[test]
@@ -98,12 +100,12 @@ fn requests_complete_by_interrupt_while_the_driver_sleeps() {
     let platform = SimPlatform::leaked();
     let device = SimDevice::new(platform, Interface::Modern, GpuModel::new(platform, WIDTH, HEIGHT));
     device.set_completion_latency(Some(100_000));
-    let mut registry = registry::probe_all(platform, &[&SimBus(vec![device])]);
+    let registry = registry::probe_all(platform, &[&SimBus(vec![device])]);
     let handled = |registry: &Registry| registry.find_by_path("/virtio-gpu").unwrap().irq_stats[0].1.handled();
     assert_eq!(handled(&registry), 4, "four bring-up commands, one at a time: one interrupt each");
-    let (_, gpu) = registry.driver_data::<Gpu>().next().expect("bound");
+    let gpu = registry.instance::<dyn Display>("fb0").expect("bound").device;
     let start = platform.now_ns();
-    gpu.flush(virtio_gpu::Rect::new(0, 0, WIDTH, HEIGHT)).expect("flush");
+    gpu.flush(registry::class::display::Rect::new(0, 0, WIDTH, HEIGHT)).expect("flush");
     assert!(platform.now_ns() - start >= 100_000, "waited for the device");
     assert_eq!(handled(&registry), 5, "the transfer and the flush went together and came back together");
 }
@@ -127,12 +129,13 @@ fn a_gpu_that_answers_nonsense_after_the_probe_shows_failed_in_lsdev() {
     let model = GpuModel::new(platform, WIDTH, HEIGHT);
     let view = model.view();
     let device = SimDevice::new(platform, Interface::Modern, model);
-    let mut registry = registry::probe_all(platform, &[&SimBus(vec![device])]);
+    let registry = registry::probe_all(platform, &[&SimBus(vec![device])]);
     assert_eq!(registry.find_by_path("/virtio-gpu").unwrap().outcome(), DeviceState::Bound);
 
     view.answer_badly(CMD_RESOURCE_FLUSH, BadReply::Type(0xdead));
-    let (_, gpu) = registry.driver_data::<Gpu>().next().expect("bound");
-    let reason = gpu.flush(virtio_gpu::Rect::new(0, 0, 8, 8)).unwrap_err().to_string();
+    // Through the display class, as the kernel flushes.
+    let gpu = registry.instance::<dyn Display>("fb0").expect("bound").device;
+    let reason = gpu.flush(registry::class::display::Rect::new(0, 0, 8, 8)).unwrap_err().to_string();
     assert!(reason.contains("0xdead"), "{reason}");
 
     assert_eq!(registry.find_by_path("/virtio-gpu").unwrap().outcome(), DeviceState::Failed(reason.clone()));

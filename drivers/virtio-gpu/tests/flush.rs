@@ -112,6 +112,25 @@ fn tearing_down_resets_the_device_before_freeing_its_memory() {
 }
 
 #[test]
+fn drawing_through_the_display_class_shows_after_its_flush() {
+    use registry::class::display::{self as class, Display as _, PixelFormat};
+    for interface in BOTH {
+        let rig = Rig::new(interface, WIDTH, HEIGHT);
+        let display = virtio_gpu::DisplayClass::new(rig.bring_up().expect("bring-up"));
+        let mode = display.mode();
+        assert_eq!((mode.width, mode.height, mode.format), (WIDTH, HEIGHT, PixelFormat::B8G8R8X8));
+        display.draw(&mut |framebuffer| {
+            framebuffer.fill_rect(class::Rect::new(2, 3, 4, 5), class::Rgb::from_hex(BLUE));
+            framebuffer.set_pixel(WIDTH, HEIGHT, class::Rgb::from_hex(RED)); // clipped
+        });
+        assert_eq!(rig.view.pixel(2, 3), Some(0), "drawing alone changes nothing on screen");
+        display.flush(class::Rect::new(0, 0, 8, 8)).expect("flush");
+        assert_eq!((rig.view.pixel(2, 3), rig.view.pixel(5, 7)), (Some(pixel(BLUE)), Some(pixel(BLUE))));
+        assert_eq!((rig.view.pixel(6, 3), rig.view.pixel(2, 8)), (Some(0), Some(0)), "outside the box");
+    }
+}
+
+#[test]
 fn the_rectangle_is_synced_for_the_device_before_its_transfer() {
     let rig = Rig::new(Interface::Modern, WIDTH, HEIGHT);
     let mut gpu = rig.bring_up().expect("bring-up");

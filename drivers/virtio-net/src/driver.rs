@@ -3,16 +3,18 @@
 
 use alloc::format;
 use alloc::string::ToString;
+use alloc::sync::Arc;
 
 use registry::{Match, ProbeContext, ProbeError};
 use virtio::{Interrupt, VirtioDevice};
 
-use crate::VirtioNet;
+use crate::{NetClass, VirtioNet};
 
 registry::register_driver!(VIRTIO_NET_DRIVER = registry::Driver {
     name: "virtio-net",
     matches: &[Match::Virtio(virtio::ids::NET)],
     priority: 0,
+    class: Some(registry::Class::Net),
     probe,
     // Dropping the NIC resets the device before its memory is freed.
     remove: None,
@@ -27,6 +29,9 @@ fn probe(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
     ctx.set_info("link", nic.link_label());
     let (rx, tx) = nic.queue_sizes();
     ctx.set_info("queues", format!("rx {rx}, tx {tx}"));
+    let nic = Arc::new(NetClass::new(nic));
+    ctx.publish_net(nic.clone());
+    // Kept as driver data too, for code that needs the driver's own interface.
     ctx.set_driver_data(nic);
     Ok(())
 }

@@ -185,27 +185,6 @@ impl VirtioNet {
         Some(Transmitter { tx: &mut queues.tx, transport, failed: &mut self.failed })
     }
 
-    /// The next received frame together with a transmitter for a reply, or `None` when no
-    /// frame has arrived, no transmit buffer is free (the frame waits in the queue), or the NIC
-    /// has failed. For smoltcp's receive, which hands out both tokens at once.
-    #[cfg(feature = "smoltcp")]
-    pub(crate) fn receive_with_transmitter(&mut self) -> Option<(&[u8], Transmitter<'_>)> {
-        self.reclaim_transmitted().ok()?;
-        let (transport, queues) = self.device.parts();
-        if !queues.tx.has_free_slot() {
-            return None;
-        }
-        let len = match queues.rx.receive(transport) {
-            Ok(len) => len?,
-            Err(error) => {
-                fail(transport, &mut self.failed, error);
-                return None;
-            }
-        };
-        let transmitter = Transmitter { tx: &mut queues.tx, transport, failed: &mut self.failed };
-        Some((queues.rx.frame(len), transmitter))
-    }
-
     /// Errs once the NIC has failed.
     fn check(&self) -> Result<(), NetError> {
         self.failed.error.clone().map_or(Ok(()), Err)

@@ -7,7 +7,7 @@ use common::{frame, Rig, MAC};
 use registry::{DeviceState, Platform};
 use virtio::sim::net::{NetModel, RX_QUEUE};
 use virtio::sim::{Interface, Misbehaviour, SimBus, SimDevice, SimPlatform};
-use virtio_net::VirtioNet;
+use registry::class::NetDevice;
 
 const DEADLINE_NS: u64 = 5_000_000;
 
@@ -18,9 +18,11 @@ fn the_poll_loop_sleeps_until_a_frame_arrives_or_its_deadline() {
     let (model, link) = NetModel::new(Interface::Modern, MAC);
     let device = SimDevice::new(platform, Interface::Modern, model);
     device.set_auto_complete(false);
-    let mut registry = registry::probe_all(platform, &[&SimBus(vec![device.clone()])]);
+    let registry = registry::probe_all(platform, &[&SimBus(vec![device.clone()])]);
     assert_eq!(registry.find_by_path("/virtio-net").unwrap().state, DeviceState::Bound);
-    let (_, nic) = registry.driver_data::<VirtioNet>().next().unwrap();
+    // Through the net class, as the kernel reaches it.
+    let nic = registry.instance::<dyn NetDevice>("net0").expect("published as net0").device;
+    assert_eq!(nic.mac().0, MAC);
 
     let start = platform.now_ns();
     nic.idle_until(start + DEADLINE_NS);
@@ -31,7 +33,9 @@ fn the_poll_loop_sleeps_until_a_frame_arrives_or_its_deadline() {
     let start = platform.now_ns();
     nic.idle_until(start + DEADLINE_NS);
     assert!(platform.now_ns() - start < DEADLINE_NS, "the frame's interrupt woke the loop");
-    assert_eq!(nic.receive().unwrap(), Some(&frame(1, 60)[..]));
+    let mut received = Vec::new();
+    assert_eq!(nic.receive(&mut |data| received.extend_from_slice(data)), Ok(true));
+    assert_eq!(received, frame(1, 60));
     let stats = &registry.find_by_path("/virtio-net").unwrap().irq_stats[0].1;
     assert_eq!((stats.handled(), stats.spurious()), (1, 0));
 }
@@ -50,14 +54,15 @@ fn a_nic_that_breaks_the_ring_after_the_probe_shows_failed_in_lsdev() {
     let (model, link) = NetModel::new(Interface::Modern, MAC);
     let device = SimDevice::new(platform, Interface::Modern, model);
     device.set_auto_complete(false);
-    let mut registry = registry::probe_all(platform, &[&SimBus(vec![device.clone()])]);
+    let registry = registry::probe_all(platform, &[&SimBus(vec![device.clone()])]);
     assert_eq!(registry.find_by_path("/virtio-net").unwrap().outcome(), DeviceState::Bound);
 
     device.misbehave(Misbehaviour::UsedLenTooLong);
     link.hand_in(frame(1, 100));
     assert!(device.complete_next(RX_QUEUE));
-    let (_, nic) = registry.driver_data::<VirtioNet>().next().unwrap();
-    let reason = nic.receive().unwrap_err().to_string();
+    // Through the net class, as the kernel receives.
+    let nic = registry.instance::<dyn NetDevice>("net0").unwrap().device;
+    let reason = nic.receive(&mut |_| {}).unwrap_err().to_string();
 
     assert_eq!(registry.find_by_path("/virtio-net").unwrap().outcome(), DeviceState::Failed(reason.clone()));
     let text = registry::lsdev::text(&registry);

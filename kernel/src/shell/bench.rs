@@ -4,9 +4,10 @@
 //! The workloads are generic (`disk::QueuedDisk`, any `smoltcp::phy::Device`), so the
 //! virtio-drivers peer (`peer`, feature `virtio-drivers-peer`) runs exactly the same code.
 //!
-//! Two modes, the same workload code: by default our drivers wait as the kernel always has
-//! them wait, asleep until their device's interrupt (the disk in `BlockDevice::wait`, the NIC's
-//! loop in `VirtioNet::idle_until`); `bench poll ...` runs it in `platform::polled`, where the
+//! Our drivers are reached through their classes (the disk `blkN`, the NIC `net0`). Two modes,
+//! the same workload code: by default our drivers wait as the kernel always has them wait,
+//! asleep until their device's interrupt (the disk in the block class's `wait`, the NIC's loop
+//! in the net class's `idle_until`); `bench poll ...` runs it in `platform::polled`, where the
 //! CPU takes no interrupts and those same waits spin, as on a kernel without interrupts.
 
 pub(crate) mod disk;
@@ -14,11 +15,13 @@ pub(crate) mod tcp;
 
 use alloc::format;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use registry::Registry;
-use virtio_blk::{BlockDevice, Completion, Request, SectorBuffer, Token};
-use virtio_net::VirtioNet;
+use registry::class::block::{BlockCompletion, BlockOp, BlockToken, SECTOR_SIZE};
+use registry::class::net_smoltcp::Phy;
+use registry::class::{BlockDevice, NetDevice};
+use registry::{DmaBuffer, Registry};
 
 use super::{shell_command, Command};
 use disk::{Op, QueuedDisk, Volume};
@@ -48,13 +51,14 @@ fn workload(registry: &mut Registry, args: &[&str]) -> Result<(), String> {
             Some(volume) => blk(registry, disk, &volume),
             None => Err(String::from(USAGE)),
         },
-        ["net", rest @ ..] => match (role(rest), registry.driver_data::<VirtioNet>().next()) {
+        ["net", rest @ ..] => match (role(rest), registry.instances::<dyn NetDevice>().into_iter().next()) {
             (None, _) => Err(String::from(USAGE)),
-            (Some(_), None) => Err(String::from("no virtio-net device is bound")),
-            (Some((role, prefix)), Some((_, nic))) => {
-                let mac = nic.mac().0;
-                let outcome = tcp::run(nic, mac, role, prefix, VirtioNet::idle_until);
-                outcome.map_err(|e| nic.error().map_or(e, |nic_error| format!("NIC failed: {nic_error}")))
+            (Some(_), None) => Err(String::from("no NIC is bound")),
+            (Some((role, prefix)), Some(nic)) => {
+                let mac = nic.device.mac().0;
+                let mut phy = Phy::new(Arc::clone(&nic.device));
+                let outcome = tcp::run(&mut phy, mac, role, prefix, |phy: &Phy, deadline| phy.nic().idle_until(deadline));
+                outcome.map_err(|e| nic.device.error().map_or(e, |nic_error| format!("NIC failed: {nic_error}")))
             }
         },
         _ => Err(String::from(USAGE)),
@@ -62,10 +66,7 @@ fn workload(registry: &mut Registry, args: &[&str]) -> Result<(), String> {
 }
 
 fn blk(registry: &mut Registry, name: &str, volume: &Volume) -> Result<(), String> {
-    let index = name.strip_prefix("blk").unwrap_or(name).parse::<usize>().ok();
-    let (_, disk) = index
-        .and_then(|index| registry.driver_data::<BlockDevice>().nth(index))
-        .ok_or_else(|| format!("no disk {name} (blk list shows them)"))?;
+    let disk = super::blk::find_disk(registry, name).ok_or_else(|| format!("no disk {name} (blk list shows them)"))?;
     disk::suite(&mut OurDisk { disk, buffers: Vec::new(), in_flight: Vec::new() }, "blk", volume)
 }
 
@@ -113,22 +114,22 @@ impl Rng {
     }
 }
 
-/// Our virtio-blk driver behind [`QueuedDisk`]: each slot's buffer travels inside its request
-/// while the device has it.
-struct OurDisk<'a> {
-    disk: &'a mut BlockDevice,
-    buffers: Vec<Option<SectorBuffer>>,
+/// A disk of the block class (our virtio-blk driver) behind [`QueuedDisk`]: each slot's buffer
+/// travels with its request while the device has it.
+struct OurDisk {
+    disk: Arc<dyn BlockDevice>,
+    buffers: Vec<Option<DmaBuffer>>,
     /// The token of each request in flight and the slot it came from.
-    in_flight: Vec<(Token, usize)>,
+    in_flight: Vec<(BlockToken, usize)>,
 }
 
-impl QueuedDisk for OurDisk<'_> {
+impl QueuedDisk for OurDisk {
     fn capacity_sectors(&self) -> u64 {
         self.disk.info().capacity
     }
 
     fn max_request_bytes(&self) -> usize {
-        self.disk.info().max_request_sectors as usize * disk::SECTOR
+        self.disk.info().max_request_sectors as usize * SECTOR_SIZE
     }
 
     /// Bounded only by the queue, which refuses a request it has no room for.
@@ -141,7 +142,7 @@ impl QueuedDisk for OurDisk<'_> {
             return Err(String::from("requests of an earlier run are still in flight"));
         }
         let sectors = (bytes / disk::SECTOR) as u32;
-        let ready = self.buffers.len() == depth && self.buffers.iter().flatten().all(|b| b.sectors() == sectors);
+        let ready = self.buffers.len() == depth && self.buffers.iter().flatten().all(|b| b.len() == bytes);
         if !ready {
             self.buffers.clear();
             for _ in 0..depth {
@@ -153,17 +154,17 @@ impl QueuedDisk for OurDisk<'_> {
 
     fn start(&mut self, slot: usize, op: Op, sector: u64) -> Result<(), String> {
         let buffer = self.buffers.get_mut(slot).and_then(Option::take).ok_or("the slot's buffer is in flight")?;
-        let request = match op {
-            Op::Read => Request::read(sector, buffer),
-            Op::Write => Request::write(sector, buffer),
+        let op = match op {
+            Op::Read => BlockOp::Read,
+            Op::Write => BlockOp::Write,
         };
-        match self.disk.submit(request) {
+        match self.disk.submit(op, sector, buffer) {
             Ok(token) => {
                 self.in_flight.push((token, slot));
                 Ok(())
             }
             Err(refused) => {
-                self.buffers[slot] = refused.request.into_buffer();
+                self.buffers[slot] = refused.buffer;
                 Err(format!("{}", refused.error))
             }
         }
@@ -186,14 +187,14 @@ impl QueuedDisk for OurDisk<'_> {
     }
 }
 
-impl OurDisk<'_> {
+impl OurDisk {
     /// Gives a finished request's buffer back to its slot; the slot, or the request's error.
-    fn finished(&mut self, done: Option<Completion>) -> Result<Option<usize>, String> {
+    fn finished(&mut self, done: Option<BlockCompletion>) -> Result<Option<usize>, String> {
         let Some(done) = done else { return Ok(None) };
         // Only this run's requests are in flight (prepare checks), so the token is ours.
         let at = self.in_flight.iter().position(|(token, _)| *token == done.token).ok_or("a completion for a request not submitted")?;
         let (_, slot) = self.in_flight.swap_remove(at);
-        self.buffers[slot] = done.request.into_buffer();
+        self.buffers[slot] = done.buffer;
         done.result.map_err(|e| format!("{e}"))?;
         Ok(Some(slot))
     }

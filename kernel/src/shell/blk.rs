@@ -1,4 +1,4 @@
-//! `blk`: the virtio-blk disks from the shell: list them, dump a sector, fill and check ranges
+//! `blk`: the disks of the block class from the shell: list them, dump a sector, fill and check ranges
 //! with the deterministic pattern (several requests in flight), flush. Each result is one line
 //! the boot tests look for.
 
@@ -6,9 +6,11 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
+use registry::class::block::{human_size, SECTOR_SIZE};
+use registry::class::BlockDevice;
 use registry::Registry;
+// The deterministic sector pattern the boot tests share (a function of the sector and seed).
 use virtio_blk::pattern::{self, Mismatch};
-use virtio_blk::{human_size, BlockDevice, SECTOR_SIZE};
 
 use super::{shell_command, Command};
 use crate::arch;
@@ -17,7 +19,7 @@ const USAGE: &str = "usage: blk [list] | blk read DISK SECTOR | blk fill|check D
 
 shell_command!(BLK = Command {
     name: "blk",
-    usage: "blk list|read|fill|check|flush .. virtio-blk disks: list, dump a sector, pattern fill/check, flush",
+    usage: "blk list|read|fill|check|flush .. block-class disks: list, dump a sector, pattern fill/check, flush",
     run: blk,
 });
 
@@ -44,18 +46,20 @@ fn blk(registry: &mut Registry, args: &[&str]) {
     }
 }
 
-/// One line per disk, numbered as the other commands name them (`0` or `blk0`), with the most
-/// requests it has had in flight at once.
+/// One line per disk, by the instance name the other commands take (`blk0`, or just `0`), with
+/// the most requests it has had in flight at once.
 fn list(registry: &mut Registry) {
     let mut any = false;
     let mut resized = Vec::new();
-    for (index, (path, disk)) in registry.driver_data::<BlockDevice>().enumerate() {
-        if disk.refresh_capacity().is_some() {
-            resized.push((String::from(path), disk.info().capacity_label()));
-        }
+    for instance in registry.instances::<dyn BlockDevice>() {
+        let (name, path, disk) = (&instance.name, &instance.path, &instance.device);
+        let refreshed = disk.refresh_capacity().is_some();
         let info = disk.info();
+        if refreshed {
+            resized.push((path.clone(), capacity_label(info.capacity)));
+        }
         print!(
-            "blk{index}: {} sectors ({}), block size {}, id {}, {}, flush {}, peak in flight {}, {path}",
+            "{name}: {} sectors ({}), block size {}, id {}, {}, flush {}, peak in flight {}, {path}",
             info.capacity,
             human_size(info.capacity_bytes()),
             info.block_size,
@@ -71,7 +75,7 @@ fn list(registry: &mut Registry) {
         any = true;
     }
     if !any {
-        println!("blk: no virtio-blk disk is bound");
+        println!("blk: no disk is bound");
     }
     // What lsdev shows follows the disk.
     for (path, capacity) in resized {
@@ -79,17 +83,30 @@ fn list(registry: &mut Registry) {
     }
 }
 
-/// Runs `action` on the disk `name` (`0`, `blk0`) names.
-fn with_disk(registry: &mut Registry, name: &str, action: impl FnOnce(&mut BlockDevice)) {
-    let index = name.strip_prefix("blk").unwrap_or(name).parse::<usize>().ok();
-    match index.and_then(|index| registry.driver_data::<BlockDevice>().nth(index)) {
-        Some((_, disk)) => action(disk),
+/// The capacity as `lsdev` shows it: `65536 sectors (32 MiB)`.
+fn capacity_label(sectors: u64) -> String {
+    alloc::format!("{sectors} sectors ({})", human_size(sectors.saturating_mul(SECTOR_SIZE as u64)))
+}
+
+/// The disk `name` names: an instance name (`blk0`), its number alone (`0`), or a device path.
+pub(crate) fn find_disk(registry: &Registry, name: &str) -> Option<alloc::sync::Arc<dyn BlockDevice>> {
+    let name = match name.parse::<usize>() {
+        Ok(number) => alloc::format!("blk{number}"),
+        Err(_) => String::from(name),
+    };
+    registry.instance::<dyn BlockDevice>(&name).map(|instance| instance.device)
+}
+
+/// Runs `action` on the disk `name` names.
+fn with_disk(registry: &mut Registry, name: &str, action: impl FnOnce(&dyn BlockDevice)) {
+    match find_disk(registry, name) {
+        Some(disk) => action(&*disk),
         None => println!("blk: no disk {name} (blk list shows them)"),
     }
 }
 
 /// Hex dump of one sector (read as the whole block that holds it).
-fn read(disk: &mut BlockDevice, sector: u64) {
+fn read(disk: &dyn BlockDevice, sector: u64) {
     let block = u64::from(disk.info().block_sectors());
     let first = sector - sector % block;
     let mut data = vec![0; block as usize * SECTOR_SIZE];
@@ -110,9 +127,9 @@ fn read(disk: &mut BlockDevice, sector: u64) {
     }
 }
 
-fn fill(disk: &mut BlockDevice, start: u64, count: u64, seed: u64) {
+fn fill(disk: &dyn BlockDevice, start: u64, count: u64, seed: u64) {
     let began = arch::now_ns();
-    match disk.write_with(start, count, |sector, data| pattern::fill(sector, seed, data)) {
+    match disk.write_with(start, count, &mut |sector, data| pattern::fill(sector, seed, data)) {
         Ok(()) => println!(
             "blk fill: {count} sectors ok ({} in {} ms)",
             human_size(count.saturating_mul(SECTOR_SIZE as u64)),
@@ -123,9 +140,9 @@ fn fill(disk: &mut BlockDevice, start: u64, count: u64, seed: u64) {
 }
 
 /// Reads the range back and reports the lowest sector that is not the pattern, if any.
-fn check(disk: &mut BlockDevice, start: u64, count: u64, seed: u64) {
+fn check(disk: &dyn BlockDevice, start: u64, count: u64, seed: u64) {
     let mut lowest: Option<Mismatch> = None;
-    let read = disk.read_with(start, count, |sector, data| {
+    let read = disk.read_with(start, count, &mut |sector, data| {
         if let Some(mismatch) = pattern::first_mismatch(sector, seed, data) {
             if lowest.is_none_or(|lowest| mismatch.sector < lowest.sector) {
                 lowest = Some(mismatch);

@@ -1,9 +1,10 @@
-//! `gpu info`, `gpu draw`, `gpu box X Y W H RRGGBB`: the virtio-gpu display from the shell.
+//! `gpu info`, `gpu draw`, `gpu box X Y W H RRGGBB`: the display class (`fb0`) from the shell.
 
 mod picture;
 
-use registry::Registry;
-use virtio_gpu::{Gpu, Rect, Rgb};
+use registry::class::display::{Rect, Rgb};
+use registry::class::Display;
+use registry::{Instance, Registry};
 
 use super::{shell_command, Command};
 
@@ -28,46 +29,48 @@ fn gpu(registry: &mut Registry, args: &[&str]) {
 }
 
 fn info(registry: &mut Registry) {
-    let mut found = false;
-    for (path, gpu) in registry.driver_data::<Gpu>() {
-        let mode = gpu.mode();
-        println!("{path}: {}x{} on scanout {}, B8G8R8X8", mode.width, mode.height, mode.scanout);
-        found = true;
+    let displays = registry.instances::<dyn Display>();
+    for display in &displays {
+        let mode = display.device.mode();
+        println!("{}: {}x{} {}, {}", display.name, mode.width, mode.height, mode.format, display.path);
     }
-    if !found {
-        println!("gpu: no virtio-gpu is bound");
+    if displays.is_empty() {
+        println!("gpu: no display is bound");
     }
 }
 
-/// The test picture with the `lsdev` tree on the first GPU, flushed in full.
+/// The first display of the class (`fb0`).
+fn first_display(registry: &Registry) -> Option<Instance<dyn Display>> {
+    let display = registry.instances::<dyn Display>().into_iter().next();
+    if display.is_none() {
+        println!("gpu: no display is bound");
+    }
+    display
+}
+
+/// The test picture with the `lsdev` tree on the first display, flushed in full.
 fn draw(registry: &mut Registry) {
     let tree = registry::lsdev::text(registry);
-    let Some((path, gpu)) = registry.driver_data::<Gpu>().next() else {
-        println!("gpu: no virtio-gpu is bound");
-        return;
-    };
-    let mode = gpu.mode();
-    picture::draw(&mut gpu.framebuffer(), &tree);
-    match gpu.flush(Rect::new(0, 0, mode.width, mode.height)) {
-        Ok(()) => println!("gpu: drew the test picture on {path} ({}x{})", mode.width, mode.height),
+    let Some(display) = first_display(registry) else { return };
+    let mode = display.device.mode();
+    display.device.draw(&mut |framebuffer| picture::draw(framebuffer, &tree));
+    match display.device.flush(Rect::new(0, 0, mode.width, mode.height)) {
+        Ok(()) => println!("gpu: drew the test picture on {} ({}x{})", display.path, mode.width, mode.height),
         Err(error) => println!("gpu: flush failed: {error}"),
     }
 }
 
 /// Fills `rect` (clipped to the display) and flushes only that rectangle.
 fn fill_box(registry: &mut Registry, rect: Rect, color: Rgb) {
-    let Some((_, gpu)) = registry.driver_data::<Gpu>().next() else {
-        println!("gpu: no virtio-gpu is bound");
-        return;
-    };
-    let mode = gpu.mode();
+    let Some(display) = first_display(registry) else { return };
+    let mode = display.device.mode();
     let rect = rect.clipped_to(mode.width, mode.height);
     if rect.is_empty() {
         println!("gpu: the box is outside the {}x{} display", mode.width, mode.height);
         return;
     }
-    gpu.framebuffer().fill_rect(rect, color);
-    match gpu.flush(rect) {
+    display.device.draw(&mut |framebuffer| framebuffer.fill_rect(rect, color));
+    match display.device.flush(rect) {
         Ok(()) => println!("gpu: filled and flushed {}x{} at ({}, {})", rect.width, rect.height, rect.x, rect.y),
         Err(error) => println!("gpu: flush failed: {error}"),
     }

@@ -50,7 +50,7 @@ pub(crate) use shell_command;
 pub fn run(registry: &mut Registry) -> ! {
     loop {
         print!("{PROMPT}");
-        let line = read_line(registry);
+        let line = read_line();
         let words: Vec<&str> = line.split_whitespace().collect();
         let Some((&name, args)) = words.split_first() else { continue };
         match COMMANDS.iter().find(|c| c.name == name) {
@@ -61,10 +61,10 @@ pub fn run(registry: &mut Registry) -> ! {
 }
 
 /// One line from the console, echoed, with backspace handling.
-fn read_line(registry: &mut Registry) -> String {
+fn read_line() -> String {
     let mut line = String::new();
     loop {
-        match next_byte(registry) {
+        match next_byte() {
             b'\r' | b'\n' => {
                 println!();
                 return line;
@@ -86,7 +86,7 @@ fn read_line(registry: &mut Registry) -> String {
 /// The next byte typed at the console. Between bytes the CPU sleeps: until the UART's receive
 /// interrupt when it has one (waking now and then all the same, so a lost interrupt costs a
 /// moment, not the shell), else until the next look at the UART.
-fn next_byte(registry: &mut Registry) -> u8 {
+fn next_byte() -> u8 {
     /// How long the shell sleeps at most with the receive interrupt armed, and between looks
     /// at a UART without one.
     const SLEEP_ARMED_NS: u64 = 100_000_000;
@@ -95,7 +95,7 @@ fn next_byte(registry: &mut Registry) -> u8 {
         if let Some(byte) = console::try_read_byte() {
             return byte;
         }
-        let armed = console::arm_receive_interrupt(registry);
+        let armed = console::arm_receive_interrupt();
         let sleep = if armed { SLEEP_ARMED_NS } else { SLEEP_POLLING_NS };
         PLATFORM.idle_until(PLATFORM.now_ns().saturating_add(sleep));
     }

@@ -1,5 +1,5 @@
 //! `net up`, `net echo PORT`, `net send HOST PORT BYTES SEED`, `net ping HOST [COUNT]`: smoltcp
-//! on the first virtio-net NIC, driven from the shell.
+//! on the first NIC of the net class (`net0`), driven from the shell.
 
 mod dhcp;
 mod ping;
@@ -13,7 +13,8 @@ use alloc::vec::Vec;
 use registry::Registry;
 use smoltcp::wire::{IpAddress, Ipv4Address};
 use spin::Mutex;
-use virtio_net::VirtioNet;
+use registry::class::net_smoltcp::Phy;
+use registry::class::NetDevice;
 
 use super::{shell_command, Command};
 use stack::Stack;
@@ -34,19 +35,20 @@ fn net(registry: &mut Registry, args: &[&str]) {
     if args == ["link"] {
         return link(registry);
     }
-    let Some((path, nic)) = registry.driver_data::<VirtioNet>().next() else {
-        println!("net: no virtio-net device is bound");
+    let Some(nic) = registry.instances::<dyn NetDevice>().into_iter().next() else {
+        println!("net: no NIC is bound");
         return;
     };
+    let mut phy = Phy::new(nic.device);
     let mut configured = STACK.lock();
     match (args, configured.as_mut()) {
-        (["up"], _) => up(&mut configured, path, nic),
+        (["up"], _) => up(&mut configured, &nic.path, &mut phy),
         (_, None) => println!("net: the interface is not up (net up)"),
-        (args, Some(stack)) => run(stack, nic, args),
+        (args, Some(stack)) => run(stack, &mut phy, args),
     }
 }
 
-fn run(stack: &mut Stack, nic: &mut VirtioNet, args: &[&str]) {
+fn run(stack: &mut Stack, nic: &mut Phy, args: &[&str]) {
     match args {
         ["echo", port] => match port.parse() {
             Ok(port) => echo(stack, nic, port),
@@ -66,11 +68,11 @@ fn run(stack: &mut Stack, nic: &mut VirtioNet, args: &[&str]) {
     }
 }
 
-fn up(configured: &mut Option<Stack>, path: &str, nic: &mut VirtioNet) {
+fn up(configured: &mut Option<Stack>, path: &str, nic: &mut Phy) {
     let mut stack = Stack::new(nic);
     match dhcp::configure(&mut stack, nic) {
         Ok(lease) => {
-            println!("net up: {path}, mac {}, link {}", nic.mac(), nic.link_label());
+            println!("net up: {path}, mac {}, link {}", nic.nic().mac(), nic.nic().link_label());
             let gateway = lease.router.map_or_else(|| String::from("none"), |router| format!("{router}"));
             let dns: Vec<String> = lease.dns_servers.iter().map(|server| format!("{server}")).collect();
             println!("net up: address {}, gateway {gateway}, dns {}", lease.address, dns.join(" "));
@@ -83,11 +85,11 @@ fn up(configured: &mut Option<Stack>, path: &str, nic: &mut VirtioNet) {
 /// The first NIC's link as the device reports it now, and whether its configuration interrupt
 /// announced a change since the last look; `lsdev` follows.
 fn link(registry: &mut Registry) {
-    let Some((path, nic)) = registry.driver_data::<VirtioNet>().next() else {
-        return println!("net: no virtio-net device is bound");
+    let Some(nic) = registry.instances::<dyn NetDevice>().into_iter().next() else {
+        return println!("net: no NIC is bound");
     };
-    let (path, signalled) = (String::from(path), nic.take_link_change());
-    let link = nic.link_label();
+    let (path, signalled) = (nic.path, nic.device.take_link_change());
+    let link = nic.device.link_label();
     if signalled {
         println!("net link: the device signalled a change");
     }
@@ -95,7 +97,7 @@ fn link(registry: &mut Registry) {
     registry.set_info(&path, "link", link);
 }
 
-fn echo(stack: &mut Stack, nic: &mut VirtioNet, port: u16) {
+fn echo(stack: &mut Stack, nic: &mut Phy, port: u16) {
     // The socket listens before the first poll, so a peer may connect as soon as it reads this.
     println!("net echo: listening on port {port}");
     match tcp::echo(stack, nic, port) {
@@ -104,7 +106,7 @@ fn echo(stack: &mut Stack, nic: &mut VirtioNet, port: u16) {
     }
 }
 
-fn send(stack: &mut Stack, nic: &mut VirtioNet, host: Ipv4Address, port: u16, bytes: usize, seed: u64) {
+fn send(stack: &mut Stack, nic: &mut Phy, host: Ipv4Address, port: u16, bytes: usize, seed: u64) {
     match tcp::send(stack, nic, IpAddress::Ipv4(host), port, bytes, seed) {
         Ok(report) => {
             println!("net send: {} bytes sent to {host}:{port}, {} echoed back and verified", report.sent, report.verified)
@@ -113,7 +115,7 @@ fn send(stack: &mut Stack, nic: &mut VirtioNet, host: Ipv4Address, port: u16, by
     }
 }
 
-fn ping(stack: &mut Stack, nic: &mut VirtioNet, host: Ipv4Address, count: u16) {
+fn ping(stack: &mut Stack, nic: &mut Phy, host: Ipv4Address, count: u16) {
     let on_reply = |seq_no, millis| println!("net ping: reply from {host}: seq {seq_no} time {millis} ms");
     match ping::ping(stack, nic, IpAddress::Ipv4(host), count, on_reply) {
         Ok(replies) => println!("net ping: {count} sent, {replies} replies"),

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use boards::{Board, VirtioTransport};
 use serde_json::json;
-use virtio_blk::{human_size, pattern, SECTOR_SIZE};
+use registry::class::block::{human_size, SECTOR_SIZE};
+use virtio_blk::pattern;
 
 use super::interrupts::{expect_lpis, interrupt_counts, with_console_driver};
 use super::{any_board, boot_and_drive, has_device_tree, run_command, run_until, BootTest};
@@ -156,7 +157,8 @@ pub(super) fn options_with(board: &Board, disks: &[&Disk], transport: VirtioTran
 /// Runs `command` and checks its output has `expected`.
 pub(super) fn expect(session: &mut Session, command: &str, expected: &str) -> XtaskResult<String> {
     let output = run_command(session, command)?;
-    if !output.contains(expected) {
+    let searched = if command == "lsdev" { super::lsdev::unwrap_details(&output) } else { output.clone() };
+    if !searched.contains(expected) {
         return Err(fail(format!("`{command}` did not print {expected:?}:\n{output}")));
     }
     Ok(output)
@@ -204,7 +206,8 @@ pub(super) fn one_disk(board: &Board, image: &Path, mode: &str, transport: Virti
         let at_boot = interrupt_counts(session)?;
         let number = disk_number(&run_command(session, "blk list")?, &disk)?;
         let size = human_size(DISK_SECTORS * SECTOR_SIZE as u64);
-        let info = format!("capacity: {DISK_SECTORS} sectors ({size}), block size: 512, id: blk-test-disk, read-only: no, flush: yes");
+        // Named in lsdev as `blk list` names it.
+        let info = format!("blk{number} (block), capacity: {DISK_SECTORS} sectors ({size}), block size: 512, id: blk-test-disk, read-only: no, flush: yes");
         expect(session, "lsdev", &info)?;
 
         let (first, count) = (HOST_REGION.first, HOST_REGION.sectors);

@@ -125,7 +125,9 @@ fn pci_beside_mmio(board: &Board, image: &Path) -> XtaskResult {
 fn compare_dt_devices(host: &BTreeMap<String, &Value>, kernel: &BTreeMap<String, &Value>) -> XtaskResult {
     for (path, predicted) in host {
         let found = kernel.get(path).ok_or_else(|| fail(format!("kernel has no device {path}")))?;
-        for field in ["compatible", "reg", "interrupts", "status", "driver", "parent"] {
+        // The class and instance name: the host predicts them from the drivers' declared
+        // classes, in tree order, as the kernel names them.
+        for field in ["compatible", "reg", "interrupts", "status", "driver", "parent", "class", "instance"] {
             if predicted[field] != found[field] {
                 return Err(fail(format!(
                     "{path}: {field} differs\n  host:   {}\n  kernel: {}",
@@ -224,7 +226,9 @@ fn check_virtio_mmio(kernel: &BTreeMap<String, &Value>, tree: &str, modern: bool
                 if child["interrupts"] != slot["interrupts"] {
                     return Err(fail(format!("{}: IRQ {} differs from its slot's {}", child["path"], child["interrupts"], slot["interrupts"])));
                 }
-                children.push(child["name"].as_str().unwrap_or("?").to_string());
+                let name = child["name"].as_str().unwrap_or("?");
+                check_class(child, name)?;
+                children.push(name.to_string());
             }
             other => return Err(fail(format!("{path}: unexpected outcome {other:?}: {}", slot["reason"]))),
         }
@@ -241,6 +245,41 @@ fn check_virtio_mmio(kernel: &BTreeMap<String, &Value>, tree: &str, modern: bool
     let empty_lines = tree.lines().filter(|l| l.contains("virtio_mmio@") && l.contains("empty")).count();
     if empty_lines != 29 {
         return Err(fail(format!("the text tree shows {empty_lines} empty virtio-mmio slots, expected 29:\n{tree}")));
+    }
+    Ok(())
+}
+
+/// `lsdev`'s text with each device's wrapped details (a line ending in `,` continues on the
+/// next, indented under the tree guides) joined back into one line, so that a run of facts can
+/// be looked for whatever the width wrapped.
+pub(super) fn unwrap_details(text: &str) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for line in text.lines() {
+        match lines.last_mut() {
+            Some(previous) if previous.ends_with(',') => {
+                previous.push(' ');
+                previous.push_str(line.trim_start_matches([' ', '|', '`']));
+            }
+            _ => lines.push(line.to_string()),
+        }
+    }
+    lines.join("\n")
+}
+
+/// A virtio device (named by its driver, `virtio-blk`) is published in its class, with an
+/// instance name of that class (`blk0`, `net1`, `fb0`: the number depends on what else the
+/// board has, in tree order).
+fn check_class(device: &Value, driver: &str) -> XtaskResult {
+    let (class, prefix) = match driver {
+        "virtio-blk" => ("block", "blk"),
+        "virtio-net" => ("net", "net"),
+        "virtio-gpu" => ("display", "fb"),
+        _ => return Ok(()),
+    };
+    let instance = device["instance"].as_str().unwrap_or("-");
+    let numbered = instance.strip_prefix(prefix).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    if device["class"] != class || !numbered {
+        return Err(fail(format!("{}: class {} instance {instance}, expected {class} {prefix}N", device["path"], device["class"])));
     }
     Ok(())
 }
@@ -309,7 +348,9 @@ fn pc_pci_tree(board: &Board, image: &Path) -> XtaskResult {
         if interrupts.len() < 2 || interrupts.iter().any(|irq| irq["controller"] != "lapic") {
             return Err(fail(format!("{}: interrupts {}, expected MSI-X vectors", child["path"], child["interrupts"])));
         }
-        bound.push(child["driver"].as_str().unwrap_or("?").to_string());
+        let driver = child["driver"].as_str().unwrap_or("?");
+        check_class(child, driver)?;
+        bound.push(driver.to_string());
     }
     bound.sort();
     if bound != ["virtio-blk", "virtio-gpu", "virtio-net"] {

@@ -156,7 +156,8 @@ fn link_changes(board: &Board, image: &Path) -> XtaskResult {
 const LINK_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(super) fn expect_line(output: &str, line: &str, command: &str) -> XtaskResult {
-    if output.lines().any(|l| l.contains(line)) {
+    let searched = if command == "lsdev" { super::lsdev::unwrap_details(output) } else { output.to_string() };
+    if searched.lines().any(|l| l.contains(line)) {
         return Ok(());
     }
     Err(fail(format!("{command}: expected the line {line:?} in:\n{output}")))

@@ -9,7 +9,8 @@
 use std::path::Path;
 
 use boards::Board;
-use virtio_blk::{pattern, SECTOR_SIZE};
+use registry::class::block::SECTOR_SIZE;
+use virtio_blk::pattern;
 
 use super::interrupts::{expect_lpis, interrupt_counts};
 use super::{boot_and_drive, by_path, has_device_tree, parse_json_block, run_command, BootTest};

@@ -13,6 +13,7 @@ registry::register_driver!(ARM_GIC_ITS_DRIVER = registry::Driver {
     name: "arm-gic-its",
     matches: &[Match::Compatible("arm,gic-v3-its")],
     priority: 0,
+    class: None,
     probe,
     // The ITS keeps using the memory it was given: it stays for the kernel's life.
     remove: None,

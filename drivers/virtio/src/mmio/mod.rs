@@ -17,6 +17,7 @@ registry::register_driver!(VIRTIO_MMIO_DRIVER = registry::Driver {
     name: "virtio-mmio",
     matches: &[Match::Compatible("virtio,mmio")],
     priority: 0,
+    class: None,
     probe,
     remove: None,
 });

@@ -41,6 +41,7 @@ registry::register_driver!(VIRTIO_PCI_DRIVER = registry::Driver {
     name: "virtio-pci",
     matches: &[Match::PciIdRange { vendor: VIRTIO_VENDOR, first: 0x1000, last: 0x107f }],
     priority: 0,
+    class: None,
     probe,
     remove: Some(remove),
 });

@@ -14,6 +14,7 @@ pub const DRIVER: Driver = Driver {
     name: "test-blk",
     matches: &[Match::Virtio(virtio::ids::BLOCK)],
     priority: 0,
+    class: None,
     probe,
     remove: None,
 };

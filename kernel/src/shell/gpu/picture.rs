@@ -14,7 +14,7 @@ use embedded_graphics::prelude::{Dimensions, DrawTarget, OriginDimensions, Point
 use embedded_graphics::primitives::Rectangle;
 use embedded_graphics::text::{Baseline, Text};
 use embedded_graphics::{Drawable, Pixel};
-use virtio_gpu::{Framebuffer, Rect, Rgb};
+use registry::class::display::{Framebuffer, Rect, Rgb};
 
 const BARS: [u32; 8] = [0xffffff, 0xffff00, 0x00ffff, 0x00ff00, 0xff00ff, 0xff0000, 0x0000ff, 0x000000];
 const BACKGROUND: u32 = 0x102040;

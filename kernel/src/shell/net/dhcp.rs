@@ -4,7 +4,7 @@ use alloc::vec::Vec;
 
 use smoltcp::socket::dhcpv4;
 use smoltcp::wire::{IpCidr, Ipv4Address, Ipv4Cidr};
-use virtio_net::VirtioNet;
+use registry::class::net_smoltcp::Phy;
 
 use super::stack::{Failure, Stack, Step};
 
@@ -19,7 +19,7 @@ pub struct Lease {
 
 /// Runs DHCP until the first lease and configures the interface with it. The DHCP socket goes
 /// afterwards: nothing here runs long enough to renew a lease (QEMU's last a day).
-pub fn configure(stack: &mut Stack, nic: &mut VirtioNet) -> Result<Lease, Failure> {
+pub fn configure(stack: &mut Stack, nic: &mut Phy) -> Result<Lease, Failure> {
     let handle = stack.sockets.add(dhcpv4::Socket::new());
     let lease = stack.run(nic, DHCP_TIMEOUT_MS, "a DHCP lease", |stack| {
         Ok(match stack.sockets.get_mut::<dhcpv4::Socket>(handle).poll() {

@@ -6,7 +6,7 @@ use alloc::vec;
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::socket::icmp;
 use smoltcp::wire::{Icmpv4Packet, Icmpv4Repr, IpAddress};
-use virtio_net::VirtioNet;
+use registry::class::net_smoltcp::Phy;
 
 use super::stack::{now, Failure, Stack, Step};
 
@@ -16,7 +16,7 @@ const REPLY_TIMEOUT_MS: u64 = 2_000;
 
 /// Sends `count` echo requests to `host`, one at a time; calls `on_reply` with the sequence
 /// number and round trip in milliseconds of each reply, and returns how many came back.
-pub fn ping(stack: &mut Stack, nic: &mut VirtioNet, host: IpAddress, count: u16, mut on_reply: impl FnMut(u16, i64)) -> Result<u16, Failure> {
+pub fn ping(stack: &mut Stack, nic: &mut Phy, host: IpAddress, count: u16, mut on_reply: impl FnMut(u16, i64)) -> Result<u16, Failure> {
     let buffer = || icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 4], vec![0; 256]);
     let mut socket = icmp::Socket::new(buffer(), buffer());
     socket.bind(icmp::Endpoint::Ident(IDENT)).map_err(|e| Failure::Error(format!("cannot bind an ICMP socket: {e}")))?;

@@ -11,7 +11,7 @@ use registry::Platform;
 use smoltcp::iface::{Config, Interface, SocketSet};
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress};
-use virtio_net::VirtioNet;
+use registry::class::net_smoltcp::Phy;
 
 use crate::platform::PLATFORM;
 
@@ -54,8 +54,8 @@ pub fn now() -> Instant {
 
 impl Stack {
     /// An interface with `nic`'s MAC and no address yet.
-    pub fn new(nic: &mut VirtioNet) -> Stack {
-        let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(nic.mac().0)));
+    pub fn new(nic: &mut Phy) -> Stack {
+        let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(nic.nic().mac().0)));
         // Seeds TCP initial sequence numbers and ports; the boot-relative clock is all there is.
         config.random_seed = PLATFORM.now_ns();
         let iface = Interface::new(config, nic, now());
@@ -68,7 +68,7 @@ impl Stack {
     /// interrupt is polled).
     pub fn run<T>(
         &mut self,
-        nic: &mut VirtioNet,
+        nic: &mut Phy,
         idle_ms: u64,
         what: &str,
         mut step: impl FnMut(&mut Stack) -> Result<Step<T>, String>,
@@ -77,7 +77,7 @@ impl Stack {
         let mut last_progress = start;
         loop {
             self.iface.poll(now(), nic, &mut self.sockets);
-            if let Some(error) = nic.error() {
+            if let Some(error) = nic.nic().error() {
                 return Err(Failure::Error(format!("NIC failed: {error}")));
             }
             let time = PLATFORM.now_ns();
@@ -95,7 +95,7 @@ impl Stack {
             }
             let timers = self.iface.poll_delay(now(), &self.sockets).map_or(u64::MAX, |delay| delay.total_micros() * 1000);
             let deadline = time.saturating_add(timers).min(last_progress + idle_ms * 1_000_000).min(start + COMMAND_LIMIT_NS);
-            nic.idle_until(deadline);
+            nic.nic().idle_until(deadline);
         }
     }
 }

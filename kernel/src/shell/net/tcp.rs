@@ -7,7 +7,7 @@ use alloc::vec;
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp;
 use smoltcp::wire::IpAddress;
-use virtio_net::VirtioNet;
+use registry::class::net_smoltcp::Phy;
 
 use super::stack::{now, Failure, Stack, Step};
 
@@ -34,7 +34,7 @@ fn with_socket<T>(stack: &mut Stack, body: impl FnOnce(&mut Stack, SocketHandle)
 
 /// Accepts one connection on `port` and sends back every byte until the peer closes; returns
 /// how many bytes were echoed.
-pub fn echo(stack: &mut Stack, nic: &mut VirtioNet, port: u16) -> Result<usize, Failure> {
+pub fn echo(stack: &mut Stack, nic: &mut Phy, port: u16) -> Result<usize, Failure> {
     with_socket(stack, |stack, handle| {
         let socket = stack.sockets.get_mut::<tcp::Socket>(handle);
         socket.listen(port).map_err(|e| Failure::Error(format!("cannot listen on port {port}: {e}")))?;
@@ -75,7 +75,7 @@ pub struct SendReport {
 
 /// Connects to `host:port`, sends `bytes` bytes of the stream `seed` picks, reads back what
 /// the peer echoes and checks every byte of it, then closes.
-pub fn send(stack: &mut Stack, nic: &mut VirtioNet, host: IpAddress, port: u16, bytes: usize, seed: u64) -> Result<SendReport, Failure> {
+pub fn send(stack: &mut Stack, nic: &mut Phy, host: IpAddress, port: u16, bytes: usize, seed: u64) -> Result<SendReport, Failure> {
     with_socket(stack, |stack, handle| {
         let local_port = EPHEMERAL_PORTS + (now().total_millis() % 16_384) as u16;
         let socket = stack.sockets.get_mut::<tcp::Socket>(handle);
