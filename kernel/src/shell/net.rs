@@ -1,7 +1,8 @@
-//! `net up`, `net echo PORT`, `net send HOST PORT BYTES SEED`, `net ping HOST [COUNT]`: smoltcp
-//! on the first virtio-net NIC, driven from the shell.
+//! `net up`, `net echo PORT`, `net send HOST PORT BYTES SEED`, `net ping HOST [COUNT]`,
+//! `net http PORT [REQUESTS]`: smoltcp on the first virtio-net NIC, driven from the shell.
 
 mod dhcp;
+mod http;
 mod ping;
 mod stack;
 mod tcp;
@@ -18,12 +19,13 @@ use virtio_net::VirtioNet;
 use super::{shell_command, Command};
 use stack::Stack;
 
-const USAGE: &str = "usage: net up | net link | net echo PORT | net send HOST PORT BYTES SEED | net ping HOST [COUNT]";
+const USAGE: &str =
+    "usage: net up | net link | net echo PORT | net send HOST PORT BYTES SEED | net ping HOST [COUNT] | net http PORT [REQUESTS]";
 const PING_COUNT: u16 = 4;
 
 shell_command!(NET = Command {
     name: "net",
-    usage: "net up|link|echo|send|ping DHCP; the link; a TCP echo server; a TCP stream checked on its echo; ping",
+    usage: "net up|link|echo|send|ping|http DHCP; the link; a TCP echo server; a TCP stream checked on its echo; ping; an HTTP server",
     run: net,
 });
 
@@ -34,6 +36,8 @@ fn net(registry: &mut Registry, args: &[&str]) {
     if args == ["link"] {
         return link(registry);
     }
+    // The page names the devices: read the registry before the NIC is borrowed from it.
+    let http_page = (args.first() == Some(&"http")).then(|| http::index_page(&registry::lsdev::text(registry)));
     let Some((path, nic)) = registry.driver_data::<VirtioNet>().next() else {
         println!("net: no virtio-net device is bound");
         return;
@@ -42,6 +46,7 @@ fn net(registry: &mut Registry, args: &[&str]) {
     match (args, configured.as_mut()) {
         (["up"], _) => up(&mut configured, path, nic),
         (_, None) => println!("net: the interface is not up (net up)"),
+        (["http", rest @ ..], Some(stack)) => serve_http(stack, nic, http_page.as_deref().unwrap_or_default(), rest),
         (args, Some(stack)) => run(stack, nic, args),
     }
 }
@@ -110,6 +115,19 @@ fn send(stack: &mut Stack, nic: &mut VirtioNet, host: Ipv4Address, port: u16, by
             println!("net send: {} bytes sent to {host}:{port}, {} echoed back and verified", report.sent, report.verified)
         }
         Err(failure) => println!("net send: {failure}"),
+    }
+}
+
+fn serve_http(stack: &mut Stack, nic: &mut VirtioNet, page: &str, args: &[&str]) {
+    let (port, limit) = match args {
+        [port] => (port.parse(), Ok(None)),
+        [port, requests] => (port.parse(), requests.parse().map(Some)),
+        _ => return println!("{USAGE}"),
+    };
+    let (Ok(port), Ok(limit)) = (port, limit) else { return println!("{USAGE}") };
+    match http::serve(stack, nic, port, page, limit) {
+        Ok(report) => println!("net http: stopped: {} responses sent, {} connections dropped", report.served, report.dropped),
+        Err(failure) => println!("net http: {failure}"),
     }
 }
 
