@@ -8,7 +8,7 @@
 //! sockets listen on the port, and each goes back to listening when its connection is over.
 //!
 //! The server runs until a line `q` or a Ctrl-C comes in on the console, or after REQUESTS
-//! responses when given. The console is looked at every [`CONSOLE_POLL_NS`]: the NIC is
+//! responses when given; connections still open then are dropped without a word. The console is looked at every [`CONSOLE_POLL_NS`]: the NIC is
 //! borrowed from the registry while it runs, so the UART's receive interrupt cannot be armed.
 
 use alloc::format;
@@ -154,8 +154,9 @@ impl Connection {
     /// Drops the socket (whatever its state: a connection in TIME-WAIT needs no more from us,
     /// the client has closed) and listens again on a fresh one.
     fn relisten(&mut self, stack: &mut Stack, port: u16) -> Result<(), Failure> {
-        stack.sockets.remove(self.handle);
-        *self = Connection::listen(stack, port)?;
+        // The fresh socket first: on failure this one still owns a socket in the set.
+        let fresh = Connection::listen(stack, port)?;
+        stack.sockets.remove(core::mem::replace(self, fresh).handle);
         Ok(())
     }
 
