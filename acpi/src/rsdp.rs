@@ -12,6 +12,9 @@ const SIGNATURE: &[u8; 8] = b"RSD PTR ";
 const V1_LEN: usize = 20;
 /// The revision 2 structure, which the extended checksum covers (its `length` says).
 const V2_LEN: usize = 36;
+/// The most extended-checksum bytes accepted: every revision so far defines 36, so a longer
+/// length is nonsense, refused rather than checksummed in part.
+const MAX_LEN: u64 = 4096;
 
 /// Where a BIOS leaves the RSDP: the BIOS read-only area (the EBDA is searched by
 /// [`find_rsdp`] when its segment word at 0x40e names one).
@@ -45,12 +48,12 @@ impl Rsdp {
         if revision >= 2 {
             memory.read(address, &mut bytes)?;
             let len = u64::from(u32_at(&bytes, 20));
-            if len < V2_LEN as u64 {
+            if !(V2_LEN as u64..=MAX_LEN).contains(&len) {
                 return Err(AcpiError::Length { what: "RSDP", address, len });
             }
             // The extended checksum covers `length` bytes; fields past the 36 we know are
-            // reserved, but count.
-            let mut extended = alloc::vec![0u8; len.min(4096) as usize];
+            // reserved, but count. `len` <= MAX_LEN fits a usize.
+            let mut extended = alloc::vec![0u8; len as usize];
             memory.read(address, &mut extended)?;
             if !sums_to_zero(&extended) {
                 return Err(AcpiError::Checksum { what: "RSDP (extended)", address });

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use acpi_tables::{find_rsdp, AcpiError, EcamWindow, IoApic, IsaOverride, Memory, Polarity, Tables, Trigger};
+use acpi_tables::{find_rsdp, AcpiError, Rsdp, EcamWindow, IoApic, IsaOverride, Memory, Polarity, Tables, Trigger};
 
 /// Physical memory as a few regions of bytes; anything else is unreadable.
 #[derive(Clone, Default)]
@@ -196,6 +196,20 @@ fn pointers_and_lengths_that_lead_nowhere_are_errors() {
         let tables = load(&image).unwrap();
         assert_eq!(tables.broken, [AcpiError::Length { what: "MCFG", address: MCFG_AT, len: u64::from(len) }]);
     }
+}
+
+#[test]
+fn an_rsdp_longer_than_any_revision_defines_is_refused_not_checksummed_in_part() {
+    // Revision 2 with a length of 8 KiB: the first 4 KiB (the structure, then zeros) sum to zero,
+    // so checksumming only a prefix would accept it.
+    let mut bytes = rsdp(2, RSDT_AT as u32, 0);
+    bytes[20..24].copy_from_slice(&8192u32.to_le_bytes());
+    fix_checksum(&mut bytes, 32);
+    bytes.resize(8192, 0);
+    bytes[5000] = 1;
+    let mut image = Image::default();
+    image.put(RSDP_AT, bytes);
+    assert_eq!(Rsdp::read(&image, RSDP_AT), Err(AcpiError::Length { what: "RSDP", address: RSDP_AT, len: 8192 }));
 }
 
 /// A MADT with `entries` after the local APIC address and flags, checksum fixed.
