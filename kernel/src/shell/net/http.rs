@@ -8,8 +8,9 @@
 //! sockets listen on the port, and each goes back to listening when its connection is over.
 //!
 //! The server runs until a line `q` or a Ctrl-C comes in on the console, or after REQUESTS
-//! responses when given; connections still open then are dropped without a word. The console is looked at every [`CONSOLE_POLL_NS`]: the NIC is
-//! borrowed from the registry while it runs, so the UART's receive interrupt cannot be armed.
+//! responses when given; connections still open then are dropped without a word. The console
+//! is looked at every [`CONSOLE_POLL_NS`]: the NIC is borrowed from the registry while the
+//! server runs, so the UART's receive interrupt cannot be armed.
 
 use alloc::format;
 use alloc::string::String;
@@ -26,12 +27,13 @@ use crate::console;
 use crate::platform::PLATFORM;
 use registry::Platform;
 
-/// Connections served at once; a client beyond them waits for its SYN to be retried.
+/// Connections served at once; a client beyond them is refused (smoltcp answers a SYN no
+/// socket listens for with a reset).
 const LISTENERS: usize = 8;
 /// The longest request head (request line and header fields) read; longer ones get 431.
 const MAX_REQUEST: usize = 8 * 1024;
 /// The largest `/bytes/N`; larger N gets 400.
-pub const MAX_BYTES: u64 = 64 << 20;
+const MAX_BYTES: u64 = 64 << 20;
 /// Receive side: a request head fits. Send side: enough to keep QEMU's user network busy.
 const RECEIVE_BUFFER: usize = MAX_REQUEST;
 const SEND_BUFFER: usize = 64 * 1024;
