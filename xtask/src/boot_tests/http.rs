@@ -1,7 +1,8 @@
 //! Boot tests of the guest's `net http` server: the host fetches with `curl` through a port
 //! forward on QEMU's user network and checks status, `Content-Length` and body of the device
 //! page, of `/bytes/N` (byte for byte against the host's own splitmix64 stream, 8 MiB the
-//! largest), of error answers, and of four fetches at once; then the guest's count of responses.
+//! largest), of error answers, of eight connections held open at once and four curls at once;
+//! then the guest's count of responses.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -17,17 +18,17 @@ use crate::{fail, XtaskResult};
 
 pub const TESTS: &[BootTest] = &[
     BootTest {
-        name: "net http over modern virtio-mmio: curl fetches /, /bytes/N up to 8 MiB, errors, 4 at once",
+        name: "net http over modern virtio-mmio: curl fetches /, /bytes/N up to 8 MiB, errors, 8 connections at once",
         applies: has_device_tree,
         run: |b, i| serve_and_fetch(b, i, "modern", true, None),
     },
     BootTest {
-        name: "net http over virtio-net-pci on the PCIe host: curl fetches /, /bytes/N up to 8 MiB, errors, 4 at once",
+        name: "net http over virtio-net-pci on the PCIe host: curl fetches /, /bytes/N up to 8 MiB, errors, 8 connections at once",
         applies: has_device_tree,
         run: |b, i| serve_and_fetch(b, i, "pci", false, Some("pci")),
     },
     BootTest {
-        name: "net http over virtio-net-pci on a PC: curl fetches /, /bytes/N up to 8 MiB, errors, 4 at once",
+        name: "net http over virtio-net-pci on a PC: curl fetches /, /bytes/N up to 8 MiB, errors, 8 connections at once",
         applies: |board| !has_device_tree(board),
         run: |b, i| serve_and_fetch(b, i, "pc", false, None),
     },
@@ -41,6 +42,8 @@ const BIG_SEED: u64 = 0x5eed;
 const MAX_BYTES: usize = 64 << 20;
 /// Generous: QEMU emulates the CPU, and several test runs share the machine.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(300);
+/// The guest's connections at once.
+const LISTENERS: usize = 8;
 /// The longest request head the guest reads.
 const MAX_REQUEST: usize = 8 * 1024;
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -68,7 +71,7 @@ fn serve_and_fetch(board: &Board, image: &Path, mode: &str, modern: bool, suffix
         session.send_line(&format!("net http {GUEST_PORT} 1"))?;
         session.expect(&format!("net http: serving on port {GUEST_PORT}"), START_TIMEOUT)?;
         let path = bytes_path(3, Some(3));
-        let fetched = Fetched::from_curl(&path, wait(curl(&format!("http://127.0.0.1:{port}{path}"), &[])?)?)?;
+        let fetched = Fetched::parse(&path, wait(curl(&format!("http://127.0.0.1:{port}{path}"), &[])?)?)?;
         fetched.expect(200, "application/octet-stream")?;
         expect_pattern(&path, &fetched.body, 3, 3)?;
         let output = session.expect(PROMPT, START_TIMEOUT)?;
@@ -81,7 +84,7 @@ fn fetch_and_check(port: u16, lsdev: &str, mode: &str) -> XtaskResult<usize> {
     let base = format!("http://127.0.0.1:{port}");
     let mut requests = 0;
 
-    let page = Fetched::from_curl(&format!("{base}/"), wait(curl(&format!("{base}/"), &[])?)?)?;
+    let page = Fetched::parse(&format!("{base}/"), wait(curl(&format!("{base}/"), &[])?)?)?;
     requests += 1;
     page.expect(200, "text/html; charset=utf-8")?;
     let text = String::from_utf8_lossy(&page.body);
@@ -104,7 +107,7 @@ fn fetch_and_check(port: u16, lsdev: &str, mode: &str) -> XtaskResult<usize> {
     for (count, seed) in [(0, None), (1, None), (1000, Some(7)), (65_537, Some(u64::MAX)), (BIG, Some(BIG_SEED))] {
         let path = bytes_path(count, seed);
         let started = Instant::now();
-        let fetched = Fetched::from_curl(&path, wait(curl(&format!("{base}{path}"), &[])?)?)?;
+        let fetched = Fetched::parse(&path, wait(curl(&format!("{base}{path}"), &[])?)?)?;
         requests += 1;
         fetched.expect(200, "application/octet-stream")?;
         expect_pattern(&path, &fetched.body, count, seed.unwrap_or(0))?;
@@ -113,12 +116,12 @@ fn fetch_and_check(port: u16, lsdev: &str, mode: &str) -> XtaskResult<usize> {
         }
     }
 
-    let head = Fetched::from_curl("HEAD /bytes/100", wait(curl(&format!("{base}/bytes/100"), &["--head"])?)?)?;
+    let head = Fetched::parse("HEAD /bytes/100", wait(curl(&format!("{base}/bytes/100"), &["--head"])?)?)?;
     requests += 1;
     head.expect_head(200, "application/octet-stream", 100)?;
 
     for (path, status) in [("/nothing/here", 404), ("/bytes/12x", 400), (&*format!("/bytes/{}", MAX_BYTES + 1), 400)] {
-        let fetched = Fetched::from_curl(path, wait(curl(&format!("{base}{path}"), &[])?)?)?;
+        let fetched = Fetched::parse(path, wait(curl(&format!("{base}{path}"), &[])?)?)?;
         requests += 1;
         fetched.expect(status, "text/plain; charset=utf-8")?;
         let text = String::from_utf8_lossy(&fetched.body);
@@ -144,6 +147,26 @@ fn fetch_and_check(port: u16, lsdev: &str, mode: &str) -> XtaskResult<usize> {
         }
     }
 
+    // All the guest's connections open at once: each sends half its request, then they finish
+    // in reverse order, so each is answered only if the guest held every one of them open.
+    let mut held = Vec::new();
+    for i in 0..LISTENERS {
+        let mut stream = connect(port)?;
+        let request = format!("GET {} HTTP/1.1\r\nHost: guest\r\n", bytes_path(1000 + i, Some(i as u64)));
+        stream.write_all(request.as_bytes()).map_err(|e| fail(format!("sending half a request: {e}")))?;
+        held.push(stream);
+    }
+    for (i, mut stream) in held.into_iter().enumerate().rev() {
+        let path = bytes_path(1000 + i, Some(i as u64));
+        stream.write_all(b"\r\n").map_err(|e| fail(format!("{path}: finishing the request: {e}")))?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).map_err(|e| fail(format!("{path}: reading the response: {e}")))?;
+        requests += 1;
+        let fetched = Fetched::parse(&path, response)?;
+        fetched.expect(200, "application/octet-stream")?;
+        expect_pattern(&path, &fetched.body, 1000 + i, i as u64)?;
+    }
+
     // Four at once: each its own connection, all in flight together.
     let parallel: Vec<(usize, u64)> = (0..4).map(|i| ((1 << 20) + i * 4099, 100 + i as u64)).collect();
     let children: Vec<(String, Child)> = parallel
@@ -155,7 +178,7 @@ fn fetch_and_check(port: u16, lsdev: &str, mode: &str) -> XtaskResult<usize> {
         .collect::<XtaskResult<_>>()?;
     let started = Instant::now();
     for ((path, child), &(count, seed)) in children.into_iter().zip(&parallel) {
-        let fetched = Fetched::from_curl(&path, wait(child)?)?;
+        let fetched = Fetched::parse(&path, wait(child)?)?;
         requests += 1;
         fetched.expect(200, "application/octet-stream")?;
         expect_pattern(&path, &fetched.body, count, seed)?;
@@ -193,18 +216,24 @@ fn wait(child: Child) -> XtaskResult<Vec<u8>> {
     Ok(output.stdout)
 }
 
+/// A connection to the guest's server, reads bounded by [`FETCH_TIMEOUT`].
+fn connect(port: u16) -> XtaskResult<TcpStream> {
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let stream = TcpStream::connect_timeout(&address, START_TIMEOUT).map_err(|e| fail(format!("connect to {address}: {e}")))?;
+    stream.set_read_timeout(Some(FETCH_TIMEOUT)).map_err(|e| fail(format!("socket timeout: {e}")))?;
+    Ok(stream)
+}
+
 /// Sends `request` as it is on a fresh connection and returns everything until the guest closes.
 fn raw_request(port: u16, request: &[u8]) -> XtaskResult<Vec<u8>> {
-    let address = SocketAddr::from(([127, 0, 0, 1], port));
-    let mut stream = TcpStream::connect_timeout(&address, START_TIMEOUT).map_err(|e| fail(format!("connect to {address}: {e}")))?;
-    stream.set_read_timeout(Some(FETCH_TIMEOUT)).map_err(|e| fail(format!("socket timeout: {e}")))?;
+    let mut stream = connect(port)?;
     stream.write_all(request).map_err(|e| fail(format!("sending a request: {e}")))?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response).map_err(|e| fail(format!("reading a response: {e}")))?;
     Ok(response)
 }
 
-/// One response as curl printed it.
+/// One response, as `curl --include` prints it (or as it came on the wire).
 struct Fetched {
     what: String,
     status: u16,
@@ -213,7 +242,7 @@ struct Fetched {
 }
 
 impl Fetched {
-    fn from_curl(what: &str, output: Vec<u8>) -> XtaskResult<Fetched> {
+    fn parse(what: &str, output: Vec<u8>) -> XtaskResult<Fetched> {
         let end = output
             .windows(4)
             .position(|w| w == b"\r\n\r\n")
