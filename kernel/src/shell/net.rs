@@ -1,7 +1,8 @@
-//! `net up`, `net echo PORT`, `net send HOST PORT BYTES SEED`, `net ping HOST [COUNT]`,
-//! `net http PORT [REQUESTS]`: smoltcp on the first virtio-net NIC, driven from the shell.
+//! `net up`, `net echo PORT`, `net send HOST PORT BYTES SEED`, `net ping HOST [COUNT]`: smoltcp
+//! on the first virtio-net NIC, driven from the shell.
 
 mod dhcp;
+/// `net http PORT [REQUESTS]`: an HTTP server on the same interface.
 mod http;
 mod ping;
 mod stack;
@@ -33,11 +34,11 @@ shell_command!(NET = Command {
 static STACK: Mutex<Option<Stack>> = Mutex::new(None);
 
 fn net(registry: &mut Registry, args: &[&str]) {
+    // The page names the devices: read the registry before the NIC is borrowed from it.
+    let http_page = (args.first() == Some(&"http")).then(|| http::index_page(&registry::lsdev::text(registry)));
     if args == ["link"] {
         return link(registry);
     }
-    // The page names the devices: read the registry before the NIC is borrowed from it.
-    let http_page = (args.first() == Some(&"http")).then(|| http::index_page(&registry::lsdev::text(registry)));
     let Some((path, nic)) = registry.driver_data::<VirtioNet>().next() else {
         println!("net: no virtio-net device is bound");
         return;
@@ -118,6 +119,14 @@ fn send(stack: &mut Stack, nic: &mut VirtioNet, host: Ipv4Address, port: u16, by
     }
 }
 
+fn ping(stack: &mut Stack, nic: &mut VirtioNet, host: Ipv4Address, count: u16) {
+    let on_reply = |seq_no, millis| println!("net ping: reply from {host}: seq {seq_no} time {millis} ms");
+    match ping::ping(stack, nic, IpAddress::Ipv4(host), count, on_reply) {
+        Ok(replies) => println!("net ping: {count} sent, {replies} replies"),
+        Err(failure) => println!("net ping: {failure}"),
+    }
+}
+
 fn serve_http(stack: &mut Stack, nic: &mut VirtioNet, page: &str, args: &[&str]) {
     let (port, limit) = match args {
         [port] => (port.parse(), Ok(None)),
@@ -128,13 +137,5 @@ fn serve_http(stack: &mut Stack, nic: &mut VirtioNet, page: &str, args: &[&str])
     match http::serve(stack, nic, port, page, limit) {
         Ok(report) => println!("net http: stopped: {} responses sent, {} connections dropped", report.served, report.dropped),
         Err(failure) => println!("net http: {failure}"),
-    }
-}
-
-fn ping(stack: &mut Stack, nic: &mut VirtioNet, host: Ipv4Address, count: u16) {
-    let on_reply = |seq_no, millis| println!("net ping: reply from {host}: seq {seq_no} time {millis} ms");
-    match ping::ping(stack, nic, IpAddress::Ipv4(host), count, on_reply) {
-        Ok(replies) => println!("net ping: {count} sent, {replies} replies"),
-        Err(failure) => println!("net ping: {failure}"),
     }
 }
