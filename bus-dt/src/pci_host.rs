@@ -106,7 +106,7 @@ pub(crate) fn host_info(tree: &Tree, node: NodeId) -> Option<(PciHostInfo, Vec<S
             _ => notes.push(String::from("malformed bus-range: using 0-255")),
         }
     }
-    match windows(tree, node, parent) {
+    match windows(tree, node, parent, &mut notes) {
         Ok(windows) => info.windows = windows,
         Err(note) => notes.push(note),
     }
@@ -123,7 +123,9 @@ pub(crate) fn host_info(tree: &Tree, node: NodeId) -> Option<(PciHostInfo, Vec<S
 /// Number of cells of a PCI address: phys.hi (space code), phys.mid, phys.lo.
 const PCI_ADDRESS_CELLS: usize = 3;
 
-fn windows(tree: &Tree, node: NodeId, parent: NodeId) -> Result<Vec<PciWindow>, String> {
+/// The windows of `ranges`; an entry that maps nothing (size 0), or whose PCI or CPU range ends
+/// at or past 2^64 or is not contiguous through the parents' `ranges`, is left out with a note.
+fn windows(tree: &Tree, node: NodeId, parent: NodeId, notes: &mut Vec<String>) -> Result<Vec<PciWindow>, String> {
     let path = tree.path(node);
     let counts = CellCounts::of(tree, node)?;
     let parent_cells = CellCounts::of(tree, parent)?.address;
@@ -146,14 +148,26 @@ fn windows(tree: &Tree, node: NodeId, parent: NodeId) -> Result<Vec<PciWindow>, 
             0b11 => PciSpace::Memory64,
             _ => continue, // configuration space windows are not used with ECAM
         };
-        let cpu_base = to_cpu_address(tree, parent, number(cpu))?;
-        windows.push(PciWindow {
-            space,
-            prefetchable: space_code & (1 << 30) != 0,
-            pci_base: number(&[pci_high, pci_low]),
-            cpu_base,
-            size: number(size),
-        });
+        let (pci_base, parent_base, size) = (number(&[pci_high, pci_low]), number(cpu), number(size));
+        let cpu_base = to_cpu_address(tree, parent, parent_base)?;
+        let left_out = |why: &str| format!("{path}: ranges entry for PCI {pci_base:#x}+{size:#x} at {parent_base:#x} left out: {why}");
+        let Some(last) = size.checked_sub(1) else {
+            notes.push(left_out("size 0"));
+            continue;
+        };
+        // Users keep a window's end (base + size) in 64 bits.
+        let (Some(_), Some(_), Some(cpu_end)) = (pci_base.checked_add(size), parent_base.checked_add(size), cpu_base.checked_add(size)) else {
+            notes.push(left_out("ends at or past 2^64"));
+            continue;
+        };
+        let (parent_last, cpu_last) = (parent_base + last, cpu_end - 1);
+        // The last byte must translate to where the first one says: one window, not split by
+        // (or past the end of) a parent's `ranges`.
+        if to_cpu_address(tree, parent, parent_last).ok() != Some(cpu_last) {
+            notes.push(left_out("not contiguous in CPU addresses"));
+            continue;
+        }
+        windows.push(PciWindow { space, prefetchable: space_code & (1 << 30) != 0, pci_base, cpu_base, size });
     }
     Ok(windows)
 }

@@ -25,10 +25,26 @@ pub struct Window {
 }
 
 impl Window {
-    /// The CPU address of `pci..pci+size` if the window holds all of it.
+    /// The CPU address of `pci..pci+size` if the window holds all of it and the CPU range
+    /// does not run past 2^64 (every window comes from outside: a device tree's `ranges`).
     pub fn to_cpu(&self, pci: u64, size: u64) -> Option<u64> {
         let offset = pci.checked_sub(self.pci_base)?;
-        (offset.checked_add(size)? <= self.size).then(|| self.cpu_base + offset)
+        if offset.checked_add(size)? > self.size {
+            return None;
+        }
+        let cpu = self.cpu_base.checked_add(offset)?;
+        cpu.checked_add(size).map(|_| cpu)
+    }
+
+    /// The PCI addresses the window covers, as a half-open range; `None` if it ends at or
+    /// past 2^64.
+    pub fn pci_range(&self) -> Option<core::ops::Range<u64>> {
+        Some(self.pci_base..self.pci_base.checked_add(self.size)?)
+    }
+
+    /// The CPU addresses the window covers; `None` if it ends at or past 2^64.
+    pub fn cpu_range(&self) -> Option<core::ops::Range<u64>> {
+        Some(self.cpu_base..self.cpu_base.checked_add(self.size)?)
     }
 }
 
@@ -71,10 +87,15 @@ struct Cursor {
 /// I/O BARs start above the legacy ISA ports, and so never at 0, which reads as unassigned.
 const FIRST_IO_PORT: u64 = 0x1000;
 
+/// I/O BARs, 32-bit memory BARs and bridges' I/O and memory windows hold 32-bit addresses.
+const LIMIT_32BIT: u64 = 1 << 32;
+
 impl Cursor {
-    fn of(window: Option<Window>, floor: u64) -> Self {
-        match window {
-            Some(w) => Cursor { next: w.pci_base.max(floor), end: w.pci_base.saturating_add(w.size) },
+    /// Hands out `window`'s PCI addresses from `floor` up to `limit` (exclusive); nothing
+    /// from a window that ends at or past 2^64.
+    fn of(window: Option<Window>, floor: u64, limit: u64) -> Self {
+        match window.and_then(|w| w.pci_range()) {
+            Some(range) => Cursor { next: range.start.max(floor), end: range.end.min(limit) },
             None => Cursor { next: 0, end: 0 },
         }
     }
@@ -107,9 +128,9 @@ struct Assigner<'a> {
 pub fn assign(config: &dyn ConfigAccess, scan: &mut Scan, root_bus: u8, windows: &HostWindows) -> Vec<String> {
     let mut assigner = Assigner {
         config,
-        io: Cursor::of(windows.io, FIRST_IO_PORT),
-        memory32: Cursor::of(windows.memory32, 0),
-        memory64: Cursor::of(windows.memory64, 0),
+        io: Cursor::of(windows.io, FIRST_IO_PORT, LIMIT_32BIT),
+        memory32: Cursor::of(windows.memory32, 0, LIMIT_32BIT),
+        memory64: Cursor::of(windows.memory64, 0, u64::MAX),
         notes: Vec::new(),
     };
     assigner.assign_bus(scan, None, root_bus);
@@ -147,10 +168,11 @@ impl Assigner<'_> {
                 .take(bar.size, bar.size)
                 .or_else(|| if root_bus { self.memory64.take(bar.size, bar.size) } else { None }),
         };
-        match address {
-            Some(address) => {
-                bar::program(self.config, function.bdf, bar, address);
-                bar.address = address;
+        match address.map(|address| bar::program(self.config, function.bdf, bar, address).map(|()| address)) {
+            Some(Ok(address)) => bar.address = address,
+            Some(Err(error)) => {
+                bar.address = 0;
+                self.notes.push(format!("{}: {error}", function.bdf));
             }
             None => {
                 bar.address = 0;
@@ -170,6 +192,8 @@ impl Assigner<'_> {
         let bdf = scan.functions[bridge].bdf;
         let config = self.config;
 
+        // The I/O and 32-bit memory cursors stay below 4 GiB (`LIMIT_32BIT`), so the casts
+        // below keep every address bit; `next > start >= 0` for the `- 1`s.
         // Memory base/limit: address bits 31:20 in bits 15:4 of each half; base > limit
         // turns a window off.
         let memory = match self.memory32.next > memory_start {

@@ -39,7 +39,8 @@ pub fn probe(config: &dyn ConfigAccess, bdf: Bdf, count: u8) -> alloc::vec::Vec<
     while index < count {
         let (bar, used) = probe_one(config, bdf, index, count);
         bars.extend(bar);
-        index += used;
+        // `count` is at most 6 from the scan; saturating keeps any other ending.
+        index = index.saturating_add(used);
     }
     config.write16(bdf, COMMAND, command);
     bars
@@ -102,12 +103,31 @@ fn probe_one(config: &dyn ConfigAccess, bdf: Bdf, index: u8, count: u8) -> (Opti
     }
 }
 
-/// Programs `bar` to decode at `address` (a PCI bus address).
-pub fn program(config: &dyn ConfigAccess, bdf: Bdf, bar: &Bar, address: u64) {
+/// Why a BAR cannot be programmed with an address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProgramError {
+    pub index: u8,
+    pub address: u64,
+}
+
+impl core::fmt::Display for ProgramError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "BAR{} holds 32-bit addresses, not {:#x}", self.index, self.address)
+    }
+}
+
+/// Programs `bar` to decode at `address` (a PCI bus address). An I/O or 32-bit memory BAR
+/// refuses an address past 4 GiB rather than decode a truncated one.
+pub fn program(config: &dyn ConfigAccess, bdf: Bdf, bar: &Bar, address: u64) -> Result<(), ProgramError> {
+    if bar.kind != BarKind::Memory64 && u32::try_from(address).is_err() {
+        return Err(ProgramError { index: bar.index, address });
+    }
     let reg = register(bar.index);
     let flags = config.read32(bdf, reg) & if bar.kind == BarKind::Io { 0x3 } else { 0xf };
     config.write32(bdf, reg, address as u32 | flags);
     if bar.kind == BarKind::Memory64 {
+        // A 64-bit BAR was sized with a register after it (`probe_one`): index <= 4.
         config.write32(bdf, reg + 4, (address >> 32) as u32);
     }
+    Ok(())
 }

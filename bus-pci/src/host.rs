@@ -32,34 +32,88 @@ fn probe_ecam_host(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
         .take_bus_data::<PciHostInfo>()
         .ok_or_else(|| ProbeError::failed("no PCI host description (ranges, bus-range) from the device tree"))?;
     let region = *ctx.device.regions.first().ok_or_else(|| ProbeError::failed("no ECAM window (reg)"))?;
-    let buses = u64::from(info.last_bus - info.first_bus) + 1;
-    let ecam = MmioRegion { base: region.base, size: region.size.min(buses * ECAM_BUS_SIZE) };
-    if ecam.size < ECAM_BUS_SIZE {
-        return Err(ProbeError::failed(format!("ECAM window of {:#x} bytes holds no bus", region.size)));
-    }
-    let last_bus = info.first_bus + ((ecam.size / ECAM_BUS_SIZE - 1) as u8);
-    let window = MmioWindow::map(ctx.platform, ecam).map_err(ProbeError::failed)?;
-    let config: Arc<dyn ConfigAccess> = Arc::new(crate::config::Ecam::new(window, info.first_bus));
-    let windows = host_windows(&info.windows);
-
-    let mut found = scan::scan(config.as_ref(), info.first_bus, last_bus);
-    let mut notes = core::mem::take(&mut found.notes);
-    if !windows.all_assigned(&found) {
-        notes.extend(assign::assign(config.as_ref(), &mut found, info.first_bus, &windows));
-        ctx.set_info("resources", "assigned by the kernel");
-    }
-    let route = |bdf: Bdf, pin: u8, _line: u8| info.route_intx(bdf.bus, bdf.device, bdf.function, u32::from(pin)).cloned();
-    let msi = |rid: u32| info.route_msi(rid);
-    for child in tree::devices(&config, &found, 0, &windows, &route, &msi) {
+    let host = DtEcamHost::new(&info, region).map_err(ProbeError::failed)?;
+    let window = MmioWindow::map(ctx.platform, host.ecam).map_err(ProbeError::failed)?;
+    let config: Arc<dyn ConfigAccess> = Arc::new(crate::config::Ecam::new(window, host.first_bus));
+    let found = host.enumerate(&config, &info);
+    for child in found.children {
         ctx.add_child(child);
     }
-    ctx.set_info("buses", format!("{:02x}-{:02x}", info.first_bus, last_bus));
+    if found.assigned {
+        ctx.set_info("resources", "assigned by the kernel");
+    }
+    ctx.set_info("buses", format!("{:02x}-{:02x}", host.first_bus, host.last_bus));
     ctx.set_info("msi", msi_summary(&info));
-    ctx.set_info("functions", format!("{}", found.functions.len()));
-    for note in notes {
+    ctx.set_info("functions", format!("{}", found.functions));
+    for note in host.notes.iter().chain(&found.notes) {
         log::warn!("{}: {note}", ctx.device.path);
     }
     Ok(())
+}
+
+/// A device-tree ECAM host bridge (`pci-host-ecam-generic`), its description checked: the
+/// part of its `reg` that holds configuration space for its `bus-range`, and the windows of
+/// its `ranges` it can use. Every value comes from the device tree, so every computation on
+/// them is checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DtEcamHost {
+    /// The ECAM space of buses `first_bus..=last_bus`.
+    pub ecam: MmioRegion,
+    pub first_bus: u8,
+    pub last_bus: u8,
+    pub windows: HostWindows,
+    /// Windows left out, and why.
+    pub notes: Vec<String>,
+}
+
+/// What enumerating a host found.
+pub struct HostFunctions {
+    /// The functions on the root bus, those behind bridges nested below them.
+    pub children: Vec<DeviceSpec>,
+    /// How many functions in all.
+    pub functions: usize,
+    /// Whether the kernel assigned the BARs (firmware had not).
+    pub assigned: bool,
+    /// What the scan and the assignment had to leave alone.
+    pub notes: Vec<String>,
+}
+
+impl DtEcamHost {
+    /// The host of `info` whose `reg` is `reg`; an error if no bus's configuration space fits.
+    pub fn new(info: &PciHostInfo, reg: MmioRegion) -> Result<Self, String> {
+        let buses = info
+            .last_bus
+            .checked_sub(info.first_bus)
+            .map(|span| u64::from(span) + 1)
+            .ok_or_else(|| format!("bus-range {}-{} is backwards", info.first_bus, info.last_bus))?;
+        // At most 256 buses of 1 MiB: no overflow.
+        let ecam = MmioRegion { base: reg.base, size: reg.size.min(buses * ECAM_BUS_SIZE) };
+        if ecam.size < ECAM_BUS_SIZE {
+            return Err(format!("ECAM window of {:#x} bytes holds no bus", reg.size));
+        }
+        let ecam_end = reg.base.checked_add(ecam.size).ok_or_else(|| format!("ECAM window at {:#x} ends at or past 2^64", reg.base))?;
+        // 1..=256 buses, so the added count is 0..=255 and `first_bus` plus it at most
+        // `last_bus`.
+        let last_bus = info.first_bus.saturating_add((ecam.size / ECAM_BUS_SIZE - 1) as u8);
+        let (windows, notes) = host_windows(&info.windows, reg.base..ecam_end);
+        Ok(DtEcamHost { ecam, first_bus: info.first_bus, last_bus, windows, notes })
+    }
+
+    /// Scans the buses through `config` (the ECAM space, or a simulation of it), assigns the
+    /// BARs unless firmware did, and makes every function a device: its BARs as CPU regions,
+    /// its INTx through `info`'s `interrupt-map`, its MSIs through `info`'s `msi-map`.
+    pub fn enumerate(&self, config: &Arc<dyn ConfigAccess>, info: &PciHostInfo) -> HostFunctions {
+        let mut found = scan::scan(config.as_ref(), self.first_bus, self.last_bus);
+        let mut notes = core::mem::take(&mut found.notes);
+        let assigned = !self.windows.all_assigned(&found);
+        if assigned {
+            notes.extend(assign::assign(config.as_ref(), &mut found, self.first_bus, &self.windows));
+        }
+        let route = |bdf: Bdf, pin: u8, _line: u8| info.route_intx(bdf.bus, bdf.device, bdf.function, u32::from(pin)).cloned();
+        let msi = |rid: u32| info.route_msi(rid);
+        let children = tree::devices(config, &found, 0, &self.windows, &route, &msi);
+        HostFunctions { children, functions: found.functions.len(), assigned, notes }
+    }
 }
 
 /// Where the functions' messages go, for `lsdev`: each MSI controller `msi-map` names, or none.
@@ -72,15 +126,41 @@ fn msi_summary(info: &PciHostInfo) -> String {
     }
 }
 
-/// The first window of each kind from the DT's `ranges`.
-fn host_windows(windows: &[PciWindow]) -> HostWindows {
-    let first = |space: PciSpace| {
-        windows
-            .iter()
-            .find(|w| w.space == space)
-            .map(|w| Window { pci_base: w.pci_base, cpu_base: w.cpu_base, size: w.size })
-    };
-    HostWindows { io: first(PciSpace::Io), memory32: first(PciSpace::Memory32), memory64: first(PciSpace::Memory64) }
+/// The first usable window of each kind from the DT's `ranges`, with a note for each left
+/// out: empty; ending at or past 2^64 in PCI or CPU addresses; an I/O or 32-bit memory window past
+/// 4 GiB (its BARs and bridge windows hold 32 bits); overlapping the ECAM space or a window
+/// already taken in CPU addresses, or one of the same address space in PCI addresses (BARs
+/// would be placed twice at the same place).
+fn host_windows(windows: &[PciWindow], ecam: core::ops::Range<u64>) -> (HostWindows, Vec<String>) {
+    let mut taken: Vec<(PciSpace, Window)> = Vec::new();
+    let mut notes = Vec::new();
+    for found in windows {
+        let window = Window { pci_base: found.pci_base, cpu_base: found.cpu_base, size: found.size };
+        let label = format!("{:?} window {:#x}+{:#x} at CPU {:#x}", found.space, found.pci_base, found.size, found.cpu_base);
+        let why = match (window.pci_range(), window.cpu_range()) {
+            _ if found.size == 0 => Some("empty"),
+            (None, _) | (_, None) => Some("ends at or past 2^64"),
+            (Some(pci), _) if found.space != PciSpace::Memory64 && pci.end > 1 << 32 => Some("holds 32-bit addresses but runs past 4 GiB"),
+            (_, Some(cpu)) if overlaps(&cpu, &ecam) => Some("overlaps the ECAM space"),
+            (Some(pci), Some(cpu)) => taken.iter().find_map(|(space, other)| {
+                let same_space = (*space == PciSpace::Io) == (found.space == PciSpace::Io);
+                let pci_clash = same_space && other.pci_range().is_some_and(|r| overlaps(&r, &pci));
+                let cpu_clash = other.cpu_range().is_some_and(|r| overlaps(&r, &cpu));
+                (pci_clash || cpu_clash).then_some("overlaps an earlier window")
+            }),
+        };
+        match why {
+            Some(why) => notes.push(format!("{label} left out: {why}")),
+            None if taken.iter().any(|(space, _)| *space == found.space) => {}
+            None => taken.push((found.space, window)),
+        }
+    }
+    let first = |space: PciSpace| taken.iter().find(|(s, _)| *s == space).map(|(_, w)| *w);
+    (HostWindows { io: first(PciSpace::Io), memory32: first(PciSpace::Memory32), memory64: first(PciSpace::Memory64) }, notes)
+}
+
+fn overlaps(a: &core::ops::Range<u64>, b: &core::ops::Range<u64>) -> bool {
+    a.start < b.end && b.start < a.end
 }
 
 /// The PCI host of a machine without a device tree (a PC): one segment, firmware-assigned

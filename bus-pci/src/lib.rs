@@ -17,6 +17,7 @@ pub mod config;
 mod function;
 mod host;
 pub mod msix;
+pub mod pcie;
 mod regs;
 pub mod scan;
 #[cfg(any(test, feature = "testing"))]
@@ -27,4 +28,4 @@ pub use config::{Bdf, ConfigAccess, Ecam};
 #[cfg(target_arch = "x86_64")]
 pub use config::PortIo;
 pub use function::{MappedBar, PciFunction};
-pub use host::PcPciBus;
+pub use host::{DtEcamHost, HostFunctions, PcPciBus};

@@ -23,6 +23,13 @@ const TABLE_BIR: u32 = 0b111;
 const ENTRY_SIZE: u64 = 16;
 const VECTOR_MASKED: u32 = 1;
 
+/// Register `register` of the capability at `capability`. Offsets from `caps::walk` are below
+/// 0x100; any other saturates past the configuration space, where reads give all ones and
+/// writes are dropped.
+fn at(capability: u16, register: u16) -> u16 {
+    capability.saturating_add(register)
+}
+
 /// Why a function's MSI-X table cannot be used.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MsixError {
@@ -62,15 +69,21 @@ impl MsixTable {
         let Some(capability) = function.capabilities.iter().find(|c| c.id == CAP_MSIX).map(|c| c.offset) else {
             return Ok(None);
         };
-        let vectors = (function.read16(capability + CONTROL) & CONTROL_TABLE_SIZE) + 1;
-        let table = function.read32(capability + TABLE);
+        // The table size field has 11 bits: no overflow.
+        let vectors = (function.read16(at(capability, CONTROL)) & CONTROL_TABLE_SIZE) + 1;
+        let table = function.read32(at(capability, TABLE));
         let (bar, offset) = ((table & TABLE_BIR) as u8, u64::from(table & !TABLE_BIR));
         let region = function.memory_bar(bar).ok_or(MsixError::TableBarMissing { bar })?;
+        // At most 2048 vectors of 16 bytes: no overflow.
         let size = u64::from(vectors) * ENTRY_SIZE;
+        let outside = MsixError::TableOutsideBar { bar, offset, size: region.size };
         if offset.checked_add(size).is_none_or(|end| end > region.size) {
-            return Err(MsixError::TableOutsideBar { bar, offset, size: region.size });
+            return Err(outside);
         }
-        let table = MmioWindow::map(platform, MmioRegion { base: region.base + offset, size }).map_err(MsixError::Map)?;
+        // The BAR's CPU range was checked not to pass 2^64, but `memory_bar` is only as good as
+        // the `MappedBar` it was given.
+        let base = region.base.checked_add(offset).ok_or(outside)?;
+        let table = MmioWindow::map(platform, MmioRegion { base, size }).map_err(MsixError::Map)?;
         Ok(Some(MsixTable { capability, table, vectors }))
     }
 
@@ -87,25 +100,25 @@ impl MsixTable {
         if messages.len() > usize::from(self.vectors) {
             return Err(MsixError::TooManyMessages { messages: messages.len(), vectors: self.vectors });
         }
-        let control = function.read16(self.capability + CONTROL);
-        function.write16(self.capability + CONTROL, control | CONTROL_ENABLE | CONTROL_FUNCTION_MASK);
+        let control = function.read16(at(self.capability, CONTROL));
+        function.write16(at(self.capability, CONTROL), control | CONTROL_ENABLE | CONTROL_FUNCTION_MASK);
         for (index, message) in messages.iter().enumerate() {
             self.program(index, message);
         }
         function.write16(COMMAND, function.read16(COMMAND) | COMMAND_INTX_DISABLE);
-        function.write16(self.capability + CONTROL, (control | CONTROL_ENABLE) & !CONTROL_FUNCTION_MASK);
+        function.write16(at(self.capability, CONTROL), (control | CONTROL_ENABLE) & !CONTROL_FUNCTION_MASK);
         Ok(())
     }
 
     /// Turns MSI-X off with every vector masked, and the function's INTx back on: for a driver
     /// letting go of a function whose vectors are being given back.
     pub fn disable(&self, function: &PciFunction) {
-        let control = function.read16(self.capability + CONTROL);
-        function.write16(self.capability + CONTROL, control | CONTROL_FUNCTION_MASK);
+        let control = function.read16(at(self.capability, CONTROL));
+        function.write16(at(self.capability, CONTROL), control | CONTROL_FUNCTION_MASK);
         for index in 0..usize::from(self.vectors) {
             self.write(index, 3, VECTOR_MASKED);
         }
-        function.write16(self.capability + CONTROL, control & !(CONTROL_ENABLE | CONTROL_FUNCTION_MASK));
+        function.write16(at(self.capability, CONTROL), control & !(CONTROL_ENABLE | CONTROL_FUNCTION_MASK));
         function.write16(COMMAND, function.read16(COMMAND) & !COMMAND_INTX_DISABLE);
     }
 
@@ -120,6 +133,7 @@ impl MsixTable {
     /// Word `word` of entry `index`; both are below the table's size (checked by callers), and
     /// the window is the table's, so the write cannot fail.
     fn write(&self, index: usize, word: usize, value: u32) {
+        // index < 2048, word < 4: no overflow.
         let _ = self.table.write32(index * ENTRY_SIZE as usize + 4 * word, value);
     }
 }

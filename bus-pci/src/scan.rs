@@ -10,6 +10,7 @@ use registry::PciIds;
 use crate::bar::{self, Bar};
 use crate::caps::{self, Capability, CapabilityError};
 use crate::config::{Bdf, ConfigAccess};
+use crate::pcie::PortType;
 use crate::regs::*;
 
 /// Bridges nested deeper than this are not followed (real systems stay under ten).
@@ -31,6 +32,8 @@ pub struct Function {
     /// The bridge (index into [`Scan::functions`]) this function sits behind.
     pub upstream: Option<usize>,
     pub capabilities: Result<Vec<Capability>, CapabilityError>,
+    /// The device/port type from the PCI Express capability; `None` for conventional PCI.
+    pub port_type: Option<PortType>,
 }
 
 impl Function {
@@ -71,7 +74,14 @@ pub fn scan(config: &dyn ConfigAccess, first_bus: u8, last_bus: u8) -> Scan {
 impl Scanner<'_> {
     fn scan_bus(&mut self, bus: u8, upstream: Option<usize>, depth: usize) {
         self.visited[usize::from(bus)] = true;
-        for device in 0..32 {
+        // A PCIe link carries device 0 only: whatever answers as another device number there
+        // is device 0 again (see `PortType::has_link_below`).
+        let behind_link = upstream
+            .and_then(|index| self.scan.functions.get(index))
+            .and_then(|bridge| bridge.port_type)
+            .is_some_and(PortType::has_link_below);
+        let devices = if behind_link { 1 } else { 32 };
+        for device in 0..devices {
             let first = Bdf { bus, device, function: 0 };
             if self.config.read32(first, VENDOR_DEVICE) & 0xffff == 0xffff {
                 continue;
@@ -98,6 +108,8 @@ impl Scanner<'_> {
             _ => 0,
         };
         let interrupt = config.read16(bdf, INTERRUPT);
+        let capabilities = caps::walk(config, bdf);
+        let port_type = capabilities.as_deref().ok().and_then(|list| PortType::of(config, bdf, list));
         let function = Function {
             bdf,
             ids: PciIds {
@@ -114,7 +126,8 @@ impl Scanner<'_> {
             interrupt_line: interrupt as u8,
             secondary_bus: None,
             upstream,
-            capabilities: caps::walk(config, bdf),
+            capabilities,
+            port_type,
         };
         let index = self.scan.functions.len();
         self.scan.functions.push(function);

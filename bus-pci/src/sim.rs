@@ -5,6 +5,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
+use crate::caps::CAP_PCIE;
 use crate::config::{Bdf, ConfigAccess};
 use crate::regs::*;
 
@@ -55,6 +56,9 @@ pub struct SimFunction {
     registers: Vec<u32>,
     bars: [Option<SimBar>; 6],
     behind: Option<SimBus>,
+    /// Answers configuration requests whatever their device number (a device that ignores
+    /// it, as many do behind a PCIe link).
+    any_device: bool,
 }
 
 /// The functions on one bus.
@@ -80,7 +84,7 @@ impl SimFunction {
         let mut registers = vec![0u32; 1024];
         registers[0] = u32::from(id) << 16 | u32::from(vendor);
         registers[2] = class << 8 | 1;
-        SimFunction { device, function, registers, bars: [None; 6], behind: None }
+        SimFunction { device, function, registers, bars: [None; 6], behind: None, any_device: false }
     }
 
     /// A PCI-to-PCI bridge (class 0x060400) with `bus` behind it, not yet numbered.
@@ -95,6 +99,19 @@ impl SimFunction {
     pub fn multi_function(mut self) -> Self {
         self.registers[usize::from(HEADER_TYPE_WORD / 4)] |= u32::from(HEADER_MULTI_FUNCTION) << 16;
         self
+    }
+
+    /// Makes the function answer as every device number of its bus.
+    pub fn on_every_device(mut self) -> Self {
+        self.any_device = true;
+        self
+    }
+
+    /// Gives the function a PCI Express capability (its only capability) of device/port
+    /// type `port_type` (PCIe 6.0, 7.5.3.2: 4 root port, 6 switch downstream port, 7
+    /// PCIe-to-PCI bridge, ...).
+    pub fn pcie(self, port_type: u8) -> Self {
+        self.capabilities(&[(CAP_PCIE, &[port_type << 4 | 2, 0])])
     }
 
     pub fn bar(mut self, index: usize, bar: SimBar) -> Self {
@@ -210,7 +227,7 @@ impl SimConfig {
 /// The function at `bdf`, looking through bridges whose bus range covers it.
 fn find(bus: &mut SimBus, number: u8, bdf: Bdf) -> Option<&mut SimFunction> {
     if bdf.bus == number {
-        return bus.functions.iter_mut().find(|f| f.device == bdf.device && f.function == bdf.function);
+        return bus.functions.iter_mut().find(|f| (f.any_device || f.device == bdf.device) && f.function == bdf.function);
     }
     for function in &mut bus.functions {
         let (secondary, subordinate) = function.bridge_buses();

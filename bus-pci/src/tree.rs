@@ -6,12 +6,13 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use registry::{BusAddress, DeviceIds, DeviceSpec, Irq, MmioRegion, MsiSource};
+use registry::{BusAddress, DeviceIds, DeviceSpec, IoPortRange, Irq, MmioRegion, MsiSource};
 
 use crate::assign::HostWindows;
 use crate::bar::BarKind;
 use crate::config::{Bdf, ConfigAccess};
 use crate::function::{MappedBar, PciFunction};
+use crate::pcie;
 use crate::scan::{Function, Scan};
 
 /// Where a root-bus function's INTx pin goes: the host's routing (DT `interrupt-map`, or the
@@ -50,6 +51,12 @@ pub fn devices(
                 .filter(|m| m.bar.kind != BarKind::Io)
                 .filter_map(|m| Some(MmioRegion { base: m.cpu_address?, size: m.bar.size }))
                 .collect();
+            // I/O BARs by port address (the PCI I/O space), where a host window reaches them.
+            spec.io_ports = bars
+                .iter()
+                .filter(|m| m.bar.kind == BarKind::Io && m.cpu_address.is_some())
+                .map(|m| IoPortRange { base: m.bar.address, size: m.bar.size })
+                .collect();
             spec.irqs.extend(intx(scan, f, route));
             let capabilities = match &f.capabilities {
                 Ok(list) => list.clone(),
@@ -59,7 +66,12 @@ pub fn devices(
                 }
             };
             spec.notes.extend(bars.iter().filter(|m| m.cpu_address.is_none()).map(unassigned_note));
-            spec.bus_data = Some(Box::new(PciFunction::new(Arc::clone(config), f.bdf, f.ids, bars, capabilities, msi(f.bdf.requester_id()))));
+            // A bridge on the way may tag the function's messages with another requester ID.
+            let requester_id = pcie::requester_id_upstream(scan, f);
+            if requester_id != f.bdf.requester_id() {
+                spec.notes.push(format!("messages tagged {} by the bridge above", rid_label(requester_id)));
+            }
+            spec.bus_data = Some(Box::new(PciFunction::new(Arc::clone(config), f.bdf, f.ids, bars, capabilities, msi(requester_id))));
             Some(spec)
         })
         .collect();
@@ -75,6 +87,11 @@ pub fn devices(
         }
     }
     specs.into_iter().flatten().collect()
+}
+
+/// A requester ID as bus:device.function.
+fn rid_label(requester_id: u32) -> String {
+    format!("{:02x}:{:02x}.{}", requester_id >> 8 & 0xff, requester_id >> 3 & 0x1f, requester_id & 0x7)
 }
 
 fn unassigned_note(mapped: &MappedBar) -> String {

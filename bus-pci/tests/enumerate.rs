@@ -160,3 +160,42 @@ fn ecam_config_is_reachable_through_an_mmio_window() {
     assert_eq!(ecam.read32(bdf(0, 32, 0), 0), u32::MAX, "device 32 does not exist");
     let _ = Arc::new(ecam);
 }
+
+#[test]
+fn a_window_near_2_64_gives_no_cpu_address_rather_than_a_wrapped_one() {
+    let window = Window { pci_base: 0x1000_0000, cpu_base: u64::MAX - 0xffff, size: 0x2eff_0000 };
+    assert_eq!(window.to_cpu(0x1000_0000, 0x1000), Some(u64::MAX - 0xffff));
+    assert_eq!(window.to_cpu(0x1000_f000, 0x1000), None, "the BAR's CPU range would end at 2^64");
+    assert_eq!(window.to_cpu(0x1001_0000, 0x1000), None, "its CPU address would wrap");
+    let windows = HostWindows { memory32: Some(window), ..HostWindows::default() };
+    assert_eq!(windows.to_cpu(BarKind::Memory64, 0x1100_0000, 0x1000), None);
+    assert_eq!(Window { pci_base: u64::MAX, cpu_base: 0, size: 2 }.pci_range(), None);
+}
+
+#[test]
+fn assignment_never_programs_a_32_bit_bar_or_bridge_window_past_4_gib() {
+    // A 32-bit window that (wrongly) runs past 4 GiB: the second and third BARs would land
+    // at 0x1_0000_0000 and above, which 32-bit registers cannot hold.
+    let behind = SimBus::new().with(SimFunction::endpoint(0, 0, VIRTIO, 0x1041, 0x02_00_00).bar(0, SimBar::memory32(0x10_0000)));
+    let root = SimBus::new()
+        .with(SimFunction::endpoint(1, 0, VIRTIO, 0x1041, 0x02_00_00).bar(0, SimBar::memory32(0x8_0000)))
+        .with(SimFunction::endpoint(2, 0, VIRTIO, 0x1041, 0x02_00_00).bar(0, SimBar::memory32(0x8_0000)))
+        .with(SimFunction::bridge(3, 0, behind));
+    let config = SimConfig::new(0, root);
+    let windows = HostWindows { memory32: Some(Window { pci_base: 0xfff8_0000, cpu_base: 0xfff8_0000, size: 0x100_0000 }), ..HostWindows::default() };
+    let mut found = scan(&config, 0, 255);
+    let notes = assign(&config, &mut found, 0, &windows);
+    for f in &found.functions {
+        for bar in &f.bars {
+            let again = bus_pci::bar::probe(&config, f.bdf, 6).into_iter().find(|b| b.index == bar.index).unwrap();
+            assert_eq!(again.address, bar.address, "{} BAR{}: the device decodes what the scan recorded", f.bdf, bar.index);
+            assert!(bar.address + bar.size <= 1 << 32, "{} BAR{} at {:#x}", f.bdf, bar.index, bar.address);
+        }
+    }
+    let placed = found.functions.iter().flat_map(|f| &f.bars).filter(|b| b.address != 0).count();
+    assert_eq!(placed, 1, "only the first BAR fits below 4 GiB");
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    // The bridge's window stays closed (base above limit): nothing behind it was placed.
+    let memory = config.with_function(bdf(0, 3, 0), |f| f.register(0x20)).unwrap();
+    assert!(memory & 0xfff0 > (memory >> 16) & 0xfff0, "bridge window {memory:#x} opened");
+}

@@ -51,6 +51,15 @@ pub struct MmioRegion {
     pub size: u64,
 }
 
+/// A range of I/O port addresses a device decodes (a PCI I/O BAR): the port numbers of the
+/// PCI I/O space, which a PC reaches with `in`/`out` and other machines through a host
+/// window; not a memory-mapped region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IoPortRange {
+    pub base: u64,
+    pub size: u64,
+}
+
 /// One interrupt line of a device, as its bus described it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Irq {
@@ -72,6 +81,8 @@ pub struct DeviceSpec {
     pub address: BusAddress,
     pub ids: DeviceIds,
     pub regions: Vec<MmioRegion>,
+    /// I/O port ranges it decodes (PCI I/O BARs).
+    pub io_ports: Vec<IoPortRange>,
     pub irqs: Vec<Irq>,
     /// False for DT `status = "disabled"` (or anything else that is not "okay"/"ok").
     pub enabled: bool,
@@ -90,6 +101,7 @@ impl DeviceSpec {
             address,
             ids,
             regions: Vec::new(),
+            io_ports: Vec::new(),
             irqs: Vec::new(),
             enabled: true,
             notes: Vec::new(),
@@ -106,6 +118,7 @@ impl fmt::Debug for DeviceSpec {
             .field("address", &self.address)
             .field("ids", &self.ids)
             .field("regions", &self.regions)
+            .field("io_ports", &self.io_ports)
             .field("irqs", &self.irqs)
             .field("enabled", &self.enabled)
             .field("notes", &self.notes)

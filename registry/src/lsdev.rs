@@ -228,9 +228,17 @@ fn device_json(out: &mut String, registry: &Registry, node: &DeviceNode) {
         }
         DeviceIds::None => {}
     }
+    // Memory regions first (CPU-physical), then I/O port ranges, told apart by their space.
     json::push_key(out, "reg", false);
-    json::push_array(out, &node.regions, |o, r| {
-        let _ = write!(o, "{{\"base\":{},\"size\":{}}}", r.base, r.size);
+    let reg: Vec<(u64, u64, bool)> = node
+        .regions
+        .iter()
+        .map(|r| (r.base, r.size, false))
+        .chain(node.io_ports.iter().map(|p| (p.base, p.size, true)))
+        .collect();
+    json::push_array(out, &reg, |o, &(base, size, io)| {
+        let _ = write!(o, "{{\"base\":{base},\"size\":{size}");
+        o.push_str(if io { ",\"space\":\"io\"}" } else { "}" });
     });
     json::push_key(out, "interrupts", false);
     json::push_array(out, &node.irqs, |o, irq| {

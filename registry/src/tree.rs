@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use core::any::Any;
 use core::fmt;
 
-use crate::device::{BusAddress, DeviceIds, DeviceSpec, Irq, MmioRegion};
+use crate::device::{BusAddress, DeviceIds, DeviceSpec, IoPortRange, Irq, MmioRegion};
 use crate::driver::Driver;
 use crate::irq::IrqStats;
 use crate::msi::MsiSource;
@@ -78,6 +78,7 @@ pub struct DeviceNode {
     pub address: BusAddress,
     pub ids: DeviceIds,
     pub regions: Vec<MmioRegion>,
+    pub io_ports: Vec<IoPortRange>,
     pub irqs: Vec<Irq>,
     pub enabled: bool,
     pub notes: Vec<String>,
@@ -112,6 +113,7 @@ impl DeviceNode {
             address: spec.address,
             ids: spec.ids,
             regions: spec.regions,
+            io_ports: spec.io_ports,
             irqs: spec.irqs,
             enabled: spec.enabled,
             notes: spec.notes,

@@ -1,7 +1,7 @@
 //! lsdev's text tree and JSON for a small registry.
 
 use registry::testing::HostPlatform;
-use registry::{Bus, BusAddress, BusError, DeviceIds, DeviceSpec, Driver, Irq, Match, MmioRegion, ProbeContext, ProbeError};
+use registry::{Bus, BusAddress, BusError, DeviceIds, DeviceSpec, Driver, IoPortRange, Irq, Match, MmioRegion, ProbeContext, ProbeError};
 
 struct Tree;
 
@@ -25,7 +25,9 @@ impl Bus for Tree {
         soc.children.push(uart);
         soc.children.push(dt("/soc/broken@9001000", "acme,broken"));
         root.children.push(soc);
-        root.children.push(dt("/timer", "acme \"quoted\" timer"));
+        let mut timer = dt("/timer", "acme \"quoted\" timer");
+        timer.io_ports.push(IoPortRange { base: 0x40, size: 4 });
+        root.children.push(timer);
         Ok(vec![root])
     }
 }
@@ -68,6 +70,8 @@ fn json_escapes_and_carries_everything() {
     assert!(json.contains(r#""compatible":["acme \"quoted\" timer"]"#), "{json}");
     assert!(json.contains(r#""interrupts":[{"controller":"/intc","cells":[0,1,4],"intid":33,"label":"SPI 1 level-high"}]"#));
     assert!(json.contains(r#""path":"/soc/uart@9000000","parent":"/soc""#));
+    // Memory regions, then I/O ports marked as such.
+    assert!(json.contains(r#""reg":[{"base":150994944,"size":4096},{"base":64,"size":4,"space":"io"}]"#), "{json}");
     assert!(json.contains(r#""outcome":"bound","reason":null,"info":{"baud":"115200"}"#));
     assert!(json.contains(r#""outcome":"failed","reason":"the device answered"#));
     assert_eq!(json.lines().count(), 2 + 5, "one line per device");

@@ -271,8 +271,8 @@ fn shell_commands(board: &Board, image: &Path) -> XtaskResult {
 
 
 /// A PC board (no device tree) with its default virtio-*-pci devices: the PCI bus lists the host
-/// bridge and every function, and the same virtio drivers as on QEMU virt bind below virtio-pci,
-/// interrupting through MSI-X.
+/// bridge and every function with its BARs (the I/O BAR by port), and the same virtio drivers as
+/// on QEMU virt bind below virtio-pci, interrupting through MSI-X.
 fn pc_pci_tree(board: &Board, image: &Path) -> XtaskResult {
     let options = Options::with_default_devices(board)?;
     let outputs = boot_and_run(board, image, &options, &["lsdev", "lsdev --json"], &format!("lsdev-{}", board.name))?;
@@ -287,6 +287,15 @@ fn pc_pci_tree(board: &Board, image: &Path) -> XtaskResult {
         let path = function["path"].as_str().unwrap_or("?");
         if function["driver"] != "virtio-pci" || function["outcome"] != "bound" {
             return Err(fail(format!("{path}: {} {} ({})", function["driver"], function["outcome"], function["reason"])));
+        }
+        // A transitional virtio-pci function (device IDs 0x1000-0x103f: net, blk) has the
+        // legacy interface's I/O BAR (SeaBIOS assigned it), listed by port besides the memory
+        // BARs; a modern-only one (gpu, 0x1050) has none.
+        let reg = function["reg"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let io = reg.iter().filter(|r| r["space"] == "io" && r["base"].as_u64().is_some_and(|port| (0x1000..0x1_0000).contains(&port))).count();
+        let transitional = function["pci"]["device"].as_u64().is_some_and(|id| id < 0x1040);
+        if io != usize::from(transitional) || reg.len() - io < 1 {
+            return Err(fail(format!("{path}: reg {}, expected memory BARs and {} I/O BAR (space io)", function["reg"], usize::from(transitional))));
         }
         if function["interrupts"][0]["intid"].as_u64().is_none_or(|irq| irq == 0 || irq > 15) {
             return Err(fail(format!("{path}: no legacy IRQ from firmware: {}", function["interrupts"])));

@@ -8,6 +8,7 @@ mod interrupts;
 mod legacy_pci;
 mod lsdev;
 mod net;
+mod pci;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -72,7 +73,7 @@ pub fn any_board(_: &Board) -> bool {
 
 /// Every boot test, grouped by what it exercises; each group lives in its own file.
 fn all_tests() -> Vec<&'static BootTest> {
-    [lsdev::TESTS, gpu::TESTS, blk::TESTS, net::TESTS, http::TESTS, legacy_pci::TESTS].into_iter().flatten().collect()
+    [lsdev::TESTS, gpu::TESTS, blk::TESTS, net::TESTS, http::TESTS, legacy_pci::TESTS, pci::TESTS].into_iter().flatten().collect()
 }
 
 /// Runs the boot tests that apply to `board` (and whose name contains `only`, if given).
