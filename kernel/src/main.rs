@@ -9,6 +9,7 @@ extern crate alloc;
 mod console;
 mod arch;
 mod heap;
+mod memory;
 #[cfg(target_arch = "x86_64")]
 mod isa;
 mod panic;
@@ -51,10 +52,15 @@ fn kernel_main(dtb_phys: usize) -> ! {
     unsafe { console::init(BOARD.early_console, log::LevelFilter::Info) };
     heap::init();
     println!("test-kernel: {} ({})", BOARD.name, BOARD.description);
+    #[cfg(target_arch = "aarch64")]
+    println!("{}", arch::describe_entry());
 
     let buses: Vec<Box<dyn Bus>> = match BOARD.devices {
         DeviceSource::DeviceTreeFromBootLoader => alloc::vec![Box::new(boot_device_tree(dtb_phys))],
-        DeviceSource::Pci(config) => pc_buses(config),
+        DeviceSource::Pci(config) => {
+            memory_ready(arch::memory_from_boot_info());
+            pc_buses(config)
+        }
     };
     let buses: Vec<&dyn Bus> = buses.iter().map(Box::as_ref).collect();
 
@@ -138,15 +144,28 @@ fn boot_device_tree(dtb_phys: usize) -> bus_dt::DtBus<'static> {
     // SAFETY: the boot protocol hands over a DTB at `dtb_phys` in RAM, which the
     // identity map covers; the kernel never writes to it.
     let blob = unsafe { platform::boot_dtb(dtb_phys) };
-    match blob.and_then(|b| bus_dt::DtBus::new(b).map_err(|e| alloc::format!("{e}"))) {
-        Ok(bus) => {
+    match blob.and_then(|b| Ok((b, bus_dt::DtBus::new(b).map_err(|e| alloc::format!("{e}"))?))) {
+        Ok((blob, bus)) => {
             if let Some(model) = bus.model() {
                 println!("device tree: {model}, console {}", bus.chosen_stdout_path().unwrap_or("?"));
             }
+            memory_ready(arch::memory_from_device_tree(&bus, blob));
             bus
         }
         Err(e) => {
             println!("test-kernel: no usable device tree at {dtb_phys:#x}: {e}");
+            arch::exit_failure(2)
+        }
+    }
+}
+
+/// Says what RAM the heap and DMA pool got (the architecture's memory set-up: the kernel map
+/// installed, the free RAM given to the heap); the run ends if the set-up failed.
+fn memory_ready(setup: Result<alloc::string::String, alloc::string::String>) {
+    match setup {
+        Ok(line) => println!("{line}"),
+        Err(reason) => {
+            println!("test-kernel: memory: {reason}");
             arch::exit_failure(2)
         }
     }

@@ -27,7 +27,15 @@ pub static PLATFORM: KernelPlatform = KernelPlatform;
 /// can be rebuilt from the size alone when it is freed.
 const DMA_ALIGN: usize = 4096;
 
-impl Platform for KernelPlatform {
+// SAFETY: `map_mmio` hands out only ranges the boot page tables identity-map as device memory
+// (Device-nGnRE on aarch64, UC on x86-64), never unmapped; RAM is refused. `dma_alloc` returns
+// zeroed heap memory, 4096-aligned (larger alignments refused), identity-mapped so its
+// physical address is its bus address (no IOMMU on the boards), freed only by `dma_free`;
+// QEMU's devices see RAM coherently, so the DMA sync hooks keep their no-op defaults (a board
+// with non-coherent DMA would clean and invalidate there). The clock is the architecture's
+// monotonic counter; `idle_until` sleeps until an interrupt or a timer at the deadline;
+// handlers run from the interrupt path with interrupts masked (one at a time).
+unsafe impl Platform for KernelPlatform {
     fn map_mmio(&self, region: MmioRegion) -> Result<NonNull<u8>, PlatformError> {
         // The boot page tables map device memory 1:1; RAM is mapped cacheable and must not be
         // handed out as registers.

@@ -8,6 +8,7 @@ use core::any::Any;
 use core::fmt;
 
 use crate::device::{DeviceSpec, Irq};
+use crate::health::DeviceHealth;
 use crate::irq::{IrqError, IrqHandler, IrqStats};
 use crate::msi::{MsiSource, MsiVector};
 use crate::platform::Platform;
@@ -106,6 +107,7 @@ pub struct ProbeContext<'a> {
     pub(crate) irq_stats: Vec<(usize, Arc<IrqStats>)>,
     /// Message-signalled interrupts allocated so far, given back if the probe does not bind.
     pub(crate) msi: Vec<(MsiSource, Irq)>,
+    pub(crate) health: DeviceHealth,
 }
 
 impl<'a> ProbeContext<'a> {
@@ -170,6 +172,13 @@ impl<'a> ProbeContext<'a> {
         let vectors = self.platform.alloc_msi(source, count)?;
         self.msi.extend(vectors.iter().map(|vector| (source.clone(), vector.irq.clone())));
         Ok(vectors)
+    }
+
+    /// The device's health record: keep a clone with the driver's state and call
+    /// [`DeviceHealth::fail`] when the device breaks after the probe (a ring violation, a
+    /// timeout), so that `lsdev` shows it `failed` with the reason rather than `bound`.
+    pub fn health(&self) -> DeviceHealth {
+        self.health.clone()
     }
 
     /// Keeps the driver's state with the device; reach it later with

@@ -10,8 +10,10 @@
 #![no_std]
 extern crate alloc;
 
+pub mod barrier;
 pub mod device;
 pub mod driver;
+pub mod health;
 mod index;
 pub mod irq;
 pub mod json;
@@ -27,9 +29,10 @@ pub mod wait;
 
 pub use device::*;
 pub use driver::{Driver, Match, ProbeContext, ProbeError, DRIVERS};
-pub use irq::{IrqError, IrqHandler, IrqReturn, IrqStats};
+pub use health::DeviceHealth;
+pub use irq::{IrqError, IrqHandler, IrqReturn, IrqStats, LineGuard, LineState, Masked};
 pub use msi::{MsiMessage, MsiSource, MsiVector};
-pub use platform::{DmaBuffer, IoPorts, Platform, PlatformError};
+pub use platform::{DmaBuffer, DmaDirection, IoPorts, Platform, PlatformError};
 pub use probe::{plan, probe_all, probe_with};
 pub use tree::{DeviceId, DeviceNode, DeviceState, Registry};
 

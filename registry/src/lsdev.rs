@@ -10,6 +10,7 @@ use alloc::vec::Vec;
 use core::fmt::Write;
 
 use crate::device::{BusAddress, DeviceIds};
+use crate::irq::{IrqStats, LineState};
 use crate::json;
 use crate::tree::{DeviceNode, Registry};
 
@@ -108,8 +109,8 @@ fn tree_rows(registry: &Registry) -> Vec<Row> {
             ids: clip(&node.ids_label(), IDS_MAX),
             irq: clip(&irq_label(node), IRQ_MAX),
             driver: clip(node.driver.map_or("-", |d| d.name), DRIVER_MAX),
-            state: alloc::format!("{}", node.state),
-            state_word: node.state.label(),
+            state: alloc::format!("{}", node.outcome()),
+            state_word: node.outcome().label(),
             details: details(node),
         });
     }
@@ -149,22 +150,29 @@ fn address_label(node: &DeviceNode) -> String {
 }
 
 /// Every interrupt a driver hooked, like Linux's `/proc/interrupts`: how often it was handled
-/// and found spurious, its label and controller, and the device, in tree order.
+/// and found spurious, how often it was masked for a storm, its label and controller, whether
+/// it is enabled or masked now (`storm: masked`, `unclaimed: masked`), and the device, in tree
+/// order.
 pub fn interrupts(registry: &Registry) -> String {
-    let rows: Vec<(u64, u64, String, &str)> = registry
+    let rows: Vec<(&IrqStats, String, &str)> = registry
         .devices()
         .flat_map(|node| {
             node.irq_stats.iter().map(move |(index, stats)| {
                 let irq = node.irqs.get(*index);
                 let label = irq.map_or(String::from("?"), |irq| alloc::format!("{} ({})", irq.label, irq.controller));
-                (stats.handled(), stats.spurious(), label, node.path.as_str())
+                (&**stats, label, node.path.as_str())
             })
         })
         .collect();
-    let width = rows.iter().map(|row| row.2.len()).chain([9]).max().unwrap_or(9);
-    let mut out = alloc::format!("{:>10}{:>10}  {:<width$}  DEVICE\n", "HANDLED", "SPURIOUS", "INTERRUPT");
-    for (handled, spurious, label, path) in rows {
-        let _ = writeln!(out, "{handled:>10}{spurious:>10}  {label:<width$}  {path}");
+    let width = rows.iter().map(|row| row.1.len()).chain([9]).max().unwrap_or(9);
+    let state_width = rows.iter().map(|row| row.0.state().label().len()).chain([5]).max().unwrap_or(5);
+    let mut out = alloc::format!(
+        "{:>10}{:>10}{:>8}  {:<width$}  {:<state_width$}  DEVICE\n",
+        "HANDLED", "SPURIOUS", "STORMS", "INTERRUPT", "STATE"
+    );
+    for (stats, label, path) in rows {
+        let (handled, spurious, storms, state) = (stats.handled(), stats.spurious(), stats.storms(), stats.state().label());
+        let _ = writeln!(out, "{handled:>10}{spurious:>10}{storms:>8}  {label:<width$}  {state:<state_width$}  {path}");
     }
     out
 }
@@ -185,10 +193,14 @@ fn details(node: &DeviceNode) -> String {
     let mut parts: Vec<String> = node.info.iter().map(|(k, v)| alloc::format!("{k}: {v}")).collect();
     parts.extend(node.irq_stats.iter().map(|(index, stats)| {
         let label = node.irqs.get(*index).map_or("?", |irq| irq.label.as_str());
-        match stats.spurious() {
+        let mut counts = match stats.spurious() {
             0 => alloc::format!("irqs ({label}): {}", stats.handled()),
             spurious => alloc::format!("irqs ({label}): {} (+{spurious} spurious)", stats.handled()),
+        };
+        if stats.state() != LineState::Enabled {
+            let _ = write!(counts, " ({})", stats.state().label());
         }
+        counts
     }));
     parts.extend(node.notes.iter().cloned());
     parts.join(", ")
@@ -264,10 +276,11 @@ fn device_json(out: &mut String, registry: &Registry, node: &DeviceNode) {
     json::push_str(out, if node.enabled { "okay" } else { "disabled" });
     json::push_key(out, "driver", false);
     json::push_opt_str(out, node.driver.map(|d| d.name));
+    let outcome = node.outcome();
     json::push_key(out, "outcome", false);
-    json::push_str(out, node.state.label());
+    json::push_str(out, outcome.label());
     json::push_key(out, "reason", false);
-    json::push_opt_str(out, node.state.reason());
+    json::push_opt_str(out, outcome.reason());
     json::push_key(out, "info", false);
     out.push('{');
     for (i, (key, value)) in node.info.iter().enumerate() {
@@ -277,7 +290,10 @@ fn device_json(out: &mut String, registry: &Registry, node: &DeviceNode) {
     out.push('}');
     json::push_key(out, "irq_counts", false);
     json::push_array(out, &node.irq_stats, |o, (index, stats)| {
-        let _ = write!(o, "{{\"index\":{index},\"handled\":{},\"spurious\":{}}}", stats.handled(), stats.spurious());
+        let _ = write!(o, "{{\"index\":{index},\"handled\":{},\"spurious\":{},\"storms\":{},", stats.handled(), stats.spurious(), stats.storms());
+        json::push_key(o, "state", true);
+        json::push_str(o, stats.state().label());
+        o.push('}');
     });
     json::push_key(out, "notes", false);
     json::push_array(out, &node.notes, |o, n| json::push_str(o, n));

@@ -5,6 +5,7 @@ use alloc::vec::Vec;
 
 use crate::device::{Bus, BusAddress, DeviceIds, DeviceSpec};
 use crate::driver::{Driver, ProbeContext, ProbeError, DRIVERS};
+use crate::health::DeviceHealth;
 use crate::index::DriverIndex;
 use crate::platform::Platform;
 use crate::tree::{DeviceId, DeviceState, Registry};
@@ -125,9 +126,10 @@ fn probe_one(
         info: Vec::new(),
         irq_stats: Vec::new(),
         msi: Vec::new(),
+        health: DeviceHealth::for_device(&node.path),
     };
     let result = (driver.probe)(&mut ctx);
-    let ProbeContext { bus_data, driver_data, children, info, irq_stats, msi, .. } = ctx;
+    let ProbeContext { bus_data, driver_data, children, info, irq_stats, msi, health, .. } = ctx;
 
     let node = registry.get_mut(id)?;
     node.bus_data = bus_data;
@@ -148,6 +150,7 @@ fn probe_one(
             node.irq_stats = irq_stats;
             node.msi = msi;
             node.driver_data = driver_data;
+            node.health = health;
             let mut added = Vec::new();
             for child in children {
                 added.extend(registry.insert(Some(id), child, true));

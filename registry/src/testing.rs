@@ -11,7 +11,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use alloc::sync::Arc;
 
 use crate::device::{Irq, MmioRegion};
-use crate::irq::{IrqError, IrqHandler, IrqStats};
+use crate::irq::{IrqError, IrqHandler, IrqReturn, IrqStats, LineGuard};
 use crate::platform::{DmaRegion, Platform, PlatformError};
 
 /// Nanoseconds the fake clock advances per `now_ns` call.
@@ -36,13 +36,24 @@ impl HostPlatform {
         self.windows.lock().push((phys, len, memory.as_mut_ptr() as usize));
     }
 
+    /// Moves the clock on by `ns` (time passing while the test's CPU does something else).
+    pub fn advance(&self, ns: u64) {
+        self.clock.fetch_add(ns, Ordering::Relaxed);
+    }
+
     /// DMA allocations not yet freed: a leak check for tests.
     pub fn dma_live(&self) -> usize {
         self.dma.lock().len()
     }
 }
 
-impl Platform for HostPlatform {
+// SAFETY: `map_mmio` hands out pointers into the `'static` buffers given to `add_window` (the
+// whole region checked to lie inside one), which no reference covers once handed over: the
+// "device" is test code using the same memory, so volatile accesses need no device mapping.
+// `dma_alloc` returns fresh zeroed global-allocator memory of the asked size and alignment
+// (the bus address is the host address: the test's device reads it there), kept until
+// `dma_free`, which frees only live allocations. The clock only advances.
+unsafe impl Platform for HostPlatform {
     fn map_mmio(&self, region: MmioRegion) -> Result<NonNull<u8>, PlatformError> {
         let windows = self.windows.lock();
         let (phys, _, host) = windows
@@ -79,12 +90,14 @@ impl Platform for HostPlatform {
 }
 
 /// [`HostPlatform`] plus a software interrupt controller: drivers' handlers are kept per line
-/// and run by [`fire`](IrqHostPlatform::fire); the controller can start out "not probed yet"
-/// to exercise deferral.
+/// and run by [`fire`](IrqHostPlatform::fire), each line policed by a [`LineGuard`] as the
+/// kernel's are (masked for a storm until `idle_until` finds the hold-off over); the
+/// controller can start out "not probed yet" to exercise deferral.
 pub struct IrqHostPlatform {
     pub host: &'static HostPlatform,
     controller_ready: core::sync::atomic::AtomicBool,
     lines: spin::Mutex<Vec<(u32, IrqHandler, Arc<IrqStats>)>>,
+    guards: spin::Mutex<Vec<(u32, LineGuard)>>,
     freed: spin::Mutex<Vec<u32>>,
 }
 
@@ -94,6 +107,7 @@ impl IrqHostPlatform {
             host: HostPlatform::leaked(),
             controller_ready: core::sync::atomic::AtomicBool::new(controller_ready),
             lines: spin::Mutex::new(Vec::new()),
+            guards: spin::Mutex::new(Vec::new()),
             freed: spin::Mutex::new(Vec::new()),
         }))
     }
@@ -103,13 +117,34 @@ impl IrqHostPlatform {
         self.controller_ready.store(true, Ordering::SeqCst);
     }
 
-    /// What an interrupt path does: runs every handler on line `number` and counts its answer.
-    pub fn fire(&self, number: u32) {
-        for (line, handler, stats) in self.lines.lock().iter_mut() {
+    /// What an interrupt path does: runs every handler on line `number` and counts its answer,
+    /// then lets the line's guard decide whether to mask it. Returns false when the line is
+    /// masked (the interrupt was dropped, as a controller would not have delivered it).
+    pub fn fire(&self, number: u32) -> bool {
+        let mut guards = self.guards.lock();
+        let guard = match guards.iter().position(|(line, _)| *line == number) {
+            Some(at) => &mut guards[at].1,
+            None => {
+                guards.push((number, LineGuard::new()));
+                &mut guards.last_mut().expect("just pushed").1
+            }
+        };
+        if guard.masked().is_some() {
+            return false;
+        }
+        let mut lines = self.lines.lock();
+        let mut claimed = false;
+        for (line, handler, stats) in lines.iter_mut() {
             if *line == number {
-                stats.record(handler());
+                let outcome = handler();
+                stats.record(outcome);
+                claimed |= outcome == IrqReturn::Handled;
             }
         }
+        if let Some(why) = guard.after_interrupt(claimed, || self.host.now_ns()) {
+            lines.iter().filter(|(line, _, _)| *line == number).for_each(|(_, _, stats)| stats.set_masked(Some(why)));
+        }
+        true
     }
 
     /// Lines with a handler installed, in request order.
@@ -123,7 +158,9 @@ impl IrqHostPlatform {
     }
 }
 
-impl Platform for IrqHostPlatform {
+// SAFETY: memory (MMIO, DMA) is forwarded to the host platform above; handlers run only from
+// `fire`, which holds the line table's lock (one call at a time), and `free_irq` removes them.
+unsafe impl Platform for IrqHostPlatform {
     crate::forward_platform_memory!(host);
 
     fn now_ns(&self) -> u64 {
@@ -139,6 +176,20 @@ impl Platform for IrqHostPlatform {
         Ok(())
     }
 
+    /// Enables every line whose storm hold-off is over (what the kernel's idle wait does).
+    fn idle_until(&self, deadline_ns: u64) {
+        let _ = deadline_ns;
+        let now = self.host.now_ns();
+        let mut guards = self.guards.lock();
+        let lines = self.lines.lock();
+        for (number, guard) in guards.iter_mut() {
+            if guard.unmask_at().is_some_and(|at| at <= now) {
+                guard.enabled();
+                lines.iter().filter(|(line, _, _)| line == number).for_each(|(_, _, stats)| stats.set_masked(None));
+            }
+        }
+    }
+
     fn free_irq(&self, irq: &Irq, stats: &Arc<IrqStats>) {
         let number = irq.number.unwrap_or(u32::MAX);
         self.lines.lock().retain(|(line, _, installed)| !(*line == number && Arc::ptr_eq(installed, stats)));
@@ -147,8 +198,8 @@ impl Platform for IrqHostPlatform {
 }
 
 /// Inside `impl Platform for Wrapper { .. }`: forwards `map_mmio`, `dma_alloc`, `dma_free` and
-/// `io_ports` to the platform in field `$inner` (a reference), for test platforms that change only the
-/// clock, interrupts or MSIs of the one they wrap.
+/// the DMA sync hooks and `io_ports` to the platform in field `$inner` (a reference), for test
+/// platforms that change only the clock, interrupts or MSIs of the one they wrap.
 #[macro_export]
 macro_rules! forward_platform_memory {
     ($inner:ident) => {
@@ -163,6 +214,14 @@ macro_rules! forward_platform_memory {
         unsafe fn dma_free(&self, region: $crate::platform::DmaRegion) {
             // SAFETY: forwarded with the caller's guarantees.
             unsafe { $crate::Platform::dma_free(self.$inner, region) }
+        }
+
+        fn dma_sync_for_device(&self, phys: u64, len: usize, direction: $crate::DmaDirection) {
+            $crate::Platform::dma_sync_for_device(self.$inner, phys, len, direction)
+        }
+
+        fn dma_sync_for_cpu(&self, phys: u64, len: usize, direction: $crate::DmaDirection) {
+            $crate::Platform::dma_sync_for_cpu(self.$inner, phys, len, direction)
         }
 
         fn io_ports(&self) -> Option<&dyn $crate::IoPorts> {

@@ -9,6 +9,7 @@ use core::fmt;
 
 use crate::device::{BusAddress, DeviceIds, DeviceSpec, IoPortRange, Irq, MmioRegion};
 use crate::driver::Driver;
+use crate::health::DeviceHealth;
 use crate::irq::IrqStats;
 use crate::msi::MsiSource;
 use crate::platform::Platform;
@@ -92,6 +93,9 @@ pub struct DeviceNode {
     pub msi: Vec<(MsiSource, Irq)>,
     /// Created by its parent's driver (not by bus enumeration): removed with that driver.
     pub added_by_driver: bool,
+    /// What the bound driver reported since the probe (a device it gave up on); see
+    /// [`outcome`](DeviceNode::outcome).
+    pub health: DeviceHealth,
     pub(crate) bus_data: Option<Box<dyn Any + Send>>,
     pub(crate) driver_data: Option<Box<dyn Any + Send>>,
 }
@@ -123,10 +127,20 @@ impl DeviceNode {
             irq_stats: Vec::new(),
             msi: Vec::new(),
             added_by_driver: false,
+            health: DeviceHealth::detached(),
             bus_data: spec.bus_data,
             driver_data: None,
         };
         (node, spec.children)
+    }
+
+    /// The device's state now: the probe's outcome ([`state`](DeviceNode::state)), except that a
+    /// bound device whose driver has since given up on it is `Failed` with the driver's reason.
+    pub fn outcome(&self) -> DeviceState {
+        match (&self.state, self.health.failure()) {
+            (DeviceState::Bound, Some(reason)) => DeviceState::Failed(String::from(reason)),
+            (state, _) => state.clone(),
+        }
     }
 
     /// The first `compatible` string, PCI ID or virtio ID, as `lsdev` shows it.
@@ -231,7 +245,7 @@ impl Registry {
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
         for node in self.devices() {
-            let counter = match node.state {
+            let counter = match node.outcome() {
                 DeviceState::Bound | DeviceState::Matched => &mut s.bound,
                 DeviceState::NoDriver | DeviceState::Pending => &mut s.no_driver,
                 DeviceState::Empty(_) => &mut s.empty,
@@ -265,6 +279,8 @@ impl Registry {
         let Some(node) = self.get_mut(id) else { return };
         node.children = kept;
         node.info.clear();
+        // The driver's copies of the old handle now report to nobody.
+        node.health = DeviceHealth::detached();
         for (index, stats) in core::mem::take(&mut node.irq_stats) {
             if let (Some(irq), Some(platform)) = (node.irqs.get(index), platform) {
                 platform.free_irq(irq, &stats);
@@ -323,5 +339,23 @@ mod tests {
         let info = &registry.find_by_path("/disk").unwrap().info;
         assert_eq!(info, &[("capacity", String::from("128 sectors")), ("link", String::from("up"))]);
         assert!(!registry.set_info("/nothing", "capacity", String::new()));
+    }
+
+    #[test]
+    fn a_bound_device_its_driver_gave_up_on_is_failed_until_it_is_removed() {
+        let mut registry = Registry::new(None);
+        registry.insert(None, DeviceSpec::new("disk", BusAddress::Virtio, DeviceIds::None), false);
+        let node = registry.get_mut(DeviceId(0)).unwrap();
+        node.state = DeviceState::Bound;
+        node.health = DeviceHealth::for_device("/disk");
+        let driver_copy = node.health.clone();
+        assert_eq!(registry.summary().bound, 1);
+        driver_copy.fail("ring violation");
+        let node = registry.get(DeviceId(0)).unwrap();
+        assert_eq!(node.outcome(), DeviceState::Failed(String::from("ring violation")));
+        assert_eq!(node.state, DeviceState::Bound, "the probe's outcome is kept");
+        assert_eq!((registry.summary().bound, registry.summary().failed), (0, 1));
+        registry.remove(DeviceId(0));
+        assert_eq!(registry.get(DeviceId(0)).unwrap().outcome(), DeviceState::Pending, "unbound: no longer failed");
     }
 }

@@ -78,10 +78,12 @@ fn handlers_run_counts_show_and_failed_probes_free_their_line() {
     let (index, stats) = &uart.irq_stats[0];
     assert_eq!((*index, stats.handled(), stats.spurious()), (0, 3, 2));
     assert!(registry::lsdev::text(&registry).contains("irqs (SPI 1): 3 (+2 spurious)"));
-    assert!(registry::lsdev::json(&registry).contains(r#""irq_counts":[{"index":0,"handled":3,"spurious":2}]"#));
+    let counts = r#""irq_counts":[{"index":0,"handled":3,"spurious":2,"storms":0,"state":"enabled"}]"#;
+    assert!(registry::lsdev::json(&registry).contains(counts));
     let table = registry::lsdev::interrupts(&registry);
     let rows: Vec<Vec<&str>> = table.lines().skip(1).map(|l| l.split_whitespace().collect()).collect();
-    assert_eq!(rows, [["3", "2", "SPI", "1", "(/intc)", "/uart"]], "only the bound device's line:\n{table}");
+    let row = ["3", "2", "0", "SPI", "1", "(/intc)", "enabled", "/uart"];
+    assert_eq!(rows, [row], "only the bound device's line:\n{table}");
 
     let id = registry.find_by_path("/uart").unwrap().id;
     registry.remove(id);
@@ -114,7 +116,9 @@ struct MsiPlatform {
     freed: Mutex<Vec<u32>>,
 }
 
-impl registry::Platform for MsiPlatform {
+// SAFETY: memory (MMIO, DMA) is forwarded to the host platform, which meets the contract; the
+// clock is its clock; handlers are only recorded, never run.
+unsafe impl registry::Platform for MsiPlatform {
     registry::forward_platform_memory!(host);
 
     fn now_ns(&self) -> u64 {
@@ -162,4 +166,54 @@ fn msi_vectors_go_back_when_the_probe_fails_and_when_the_device_is_removed() {
     registry.remove(uart.id);
     assert_eq!(*platform.freed.lock().unwrap(), [102, 103, 104, 100, 101]);
     assert!(registry.find_by_path("/uart").unwrap().msi.is_empty());
+}
+
+/// A device that keeps its interrupt cause set, and a handler that claims every interrupt.
+fn storming_probe(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
+    ctx.request_irq(0, Box::new(|| IrqReturn::Handled))?;
+    Ok(())
+}
+
+#[test]
+fn a_line_storming_with_its_handler_claiming_it_is_masked_for_a_while_and_irqs_says_so() {
+    struct Storming;
+    impl Bus for Storming {
+        fn name(&self) -> &str {
+            "test"
+        }
+        fn enumerate(&self) -> Result<Vec<DeviceSpec>, BusError> {
+            Ok(vec![device("storm", "acme,storm", 35)])
+        }
+    }
+    let platform = IrqHostPlatform::leaked(true);
+    let driver: &'static Driver = Box::leak(Box::new(Driver {
+        name: "storm",
+        matches: &[Match::Compatible("acme,storm")],
+        priority: 0,
+        probe: storming_probe,
+        remove: None,
+    }));
+    let registry = registry::probe_with(platform, &[&Storming], [driver]);
+    // The interrupt path as a level line stuck high drives it: again as soon as it returns.
+    let delivered = (0..100_000).take_while(|_| platform.fire(35)).count();
+    assert_eq!(delivered, registry::irq::STORM_LIMIT as usize, "masked after one burst, not livelocked");
+    assert!(!platform.fire(35), "the masked line delivers nothing");
+
+    let stats = &registry.find_by_path("/storm").unwrap().irq_stats[0].1;
+    assert_eq!((stats.handled(), stats.storms(), stats.state()), (10_000, 1, registry::LineState::MaskedStorm));
+    let table = registry::lsdev::interrupts(&registry);
+    let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(row, ["10000", "0", "1", "SPI", "3", "(/intc)", "storm:", "masked", "/storm"], "{table}");
+    assert!(registry::lsdev::text(&registry).contains("irqs (SPI 3): 10000 (storm: masked)"));
+    assert!(registry::lsdev::json(&registry).contains(r#""storms":1,"state":"storm: masked""#));
+
+    // Before the hold-off is over the line stays masked; after it, it is enabled again.
+    use registry::Platform;
+    platform.idle_until(0);
+    assert!(!platform.fire(35));
+    platform.host.advance(registry::irq::STORM_HOLDOFF_NS);
+    platform.idle_until(0);
+    assert_eq!(stats.state(), registry::LineState::Enabled);
+    assert!(platform.fire(35), "enabled again");
+    assert_eq!((stats.handled(), stats.storms()), (10_001, 1));
 }

@@ -50,7 +50,7 @@ impl BlockDevice {
     /// data to `consume(first_sector, bytes)` as it completes: in completion order, which need
     /// not be sector order. Stops at the first error, after the requests in flight came back.
     pub fn read_with(&mut self, start: u64, count: u64, mut consume: impl FnMut(u64, &[u8])) -> Result<(), BlockError> {
-        let mut staging = Vec::new();
+        let mut staging = self.staging()?;
         self.stream(RequestKind::Read, start, count, &mut |sector, buffer| {
             staging.resize(buffer.sectors() as usize * SECTOR_SIZE, 0);
             buffer.read_at(0, &mut staging);
@@ -62,13 +62,28 @@ impl BlockDevice {
     /// bytes)` fills each request's data (zeroed) before it is submitted. Stops at the first
     /// error, after the requests in flight came back.
     pub fn write_with(&mut self, start: u64, count: u64, mut produce: impl FnMut(u64, &mut [u8])) -> Result<(), BlockError> {
-        let mut staging = Vec::new();
+        let mut staging = self.staging()?;
         self.stream(RequestKind::Write, start, count, &mut |sector, buffer| {
             staging.clear();
             staging.resize(buffer.sectors() as usize * SECTOR_SIZE, 0);
             produce(sector, &mut staging);
             buffer.write_at(0, &staging);
         })
+    }
+
+    /// An empty buffer with room for the largest request the helpers make, allocated
+    /// fallibly (a kernel out of memory gets an error, not a panic): `resize` within it does
+    /// not allocate again.
+    fn staging(&self) -> Result<Vec<u8>, BlockError> {
+        let bytes = self.helper_request_sectors() as usize * SECTOR_SIZE;
+        let mut staging = Vec::new();
+        staging.try_reserve_exact(bytes).map_err(|_| BlockError::OutOfMemory { what: "a staging buffer", bytes })?;
+        Ok(staging)
+    }
+
+    /// The sectors of each request the helpers make.
+    fn helper_request_sectors(&self) -> u64 {
+        u64::from(self.info().max_request_sectors).min(HELPER_REQUEST_SECTORS)
     }
 
     /// The device ID string; `None` when the device has none (GET_ID has no feature bit: such a
@@ -118,10 +133,17 @@ impl BlockDevice {
         }
         // The whole range is checked first, so nothing is written if any of it is refused.
         self.info().check_extent(start, count)?;
-        let chunk = u64::from(self.info().max_request_sectors).min(HELPER_REQUEST_SECTORS);
+        let chunk = self.helper_request_sectors();
         let end = start + count;
         let (mut next, mut spare, mut first_error) = (start, Vec::new(), None);
+        // Room for every token and spare buffer of the pipeline, so nothing below allocates.
+        let room = |what| BlockError::OutOfMemory { what, bytes: PIPELINE_DEPTH * 16 };
+        spare.try_reserve(PIPELINE_DEPTH + 1).map_err(|_| room("the spare buffer list"))?;
         let mut batch = self.begin();
+        if batch.tokens.try_reserve(PIPELINE_DEPTH).is_err() {
+            self.end(batch);
+            return Err(room("the request list"));
+        }
         loop {
             while first_error.is_none() && next < end && batch.tokens.len() < PIPELINE_DEPTH {
                 // At most the maximum request, which is whole blocks, and so is what is left.

@@ -3,11 +3,10 @@
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
-use alloc::vec;
 use alloc::vec::Vec;
 
 use registry::wait::TimedOut;
-use registry::Platform;
+use registry::{DeviceHealth, Platform};
 use virtio::{Buffer, Interrupt, LiveDevice, Negotiated, Transport, VirtQueue, VirtioError};
 
 use crate::config::{self, WANTED_FEATURES};
@@ -41,6 +40,8 @@ pub struct BlockDevice {
     legacy: bool,
     /// Why the device was given up on; it then takes no more requests.
     failure: Option<BlockError>,
+    /// Where a failure is reported for `lsdev` (the registry's record of the device).
+    health: DeviceHealth,
     /// Completions not handed out yet: set aside during a blocking call, or those of the
     /// requests in flight when the device failed.
     pub(crate) completed: VecDeque<Completion>,
@@ -91,6 +92,7 @@ impl BlockDevice {
             info,
             legacy,
             failure: None,
+            health: DeviceHealth::detached(),
             completed: VecDeque::new(),
             timeout_ns: COMPLETION_TIMEOUT_NS,
             most_in_flight: 0,
@@ -101,6 +103,15 @@ impl BlockDevice {
 
     pub fn info(&self) -> &DiskInfo {
         &self.info
+    }
+
+    /// Reports a failure from now on (and one already seen) to `health`, the registry's
+    /// record of the device, so that `lsdev` shows the disk failed with the reason.
+    pub fn report_failures_to(&mut self, health: DeviceHealth) {
+        if let Some(error) = &self.failure {
+            health.fail(error);
+        }
+        self.health = health;
     }
 
     /// Why the device was given up on, if it was.
@@ -168,7 +179,14 @@ impl BlockDevice {
         let Some(slot) = io.headers.take(request.type_code(), request.sector()) else {
             return Err(Refused { error: BlockError::QueueFull, request });
         };
-        let token = match io.queue.add(&chain(&io.headers, slot, &request, self.info.size_max)) {
+        let chain = match chain(&io.headers, slot, &request, self.info.size_max) {
+            Ok(chain) => chain,
+            Err(error) => {
+                io.headers.release(slot);
+                return Err(Refused { error, request });
+            }
+        };
+        let token = match io.queue.add(&chain) {
             Ok(token) => token,
             Err(error) => {
                 io.headers.release(slot);
@@ -274,6 +292,7 @@ impl BlockDevice {
             return;
         }
         self.failure = Some(error.clone());
+        self.health.fail(&error);
         let platform = self.device.platform();
         let (transport, io) = self.device.parts();
         virtio::fail_device(transport);
@@ -318,11 +337,19 @@ fn start(transport: &mut dyn Transport, platform: &'static dyn Platform, negotia
 }
 
 /// A request's descriptor chain: header, data in segments of at most `size_max` bytes, status.
-fn chain(headers: &HeaderSlots, slot: u16, request: &Request, size_max: Option<u32>) -> Vec<Buffer> {
-    let mut chain = vec![headers.header(slot)];
+/// Allocated fallibly: a kernel out of memory refuses the request rather than panicking.
+fn chain(headers: &HeaderSlots, slot: u16, request: &Request, size_max: Option<u32>) -> Result<Vec<Buffer>, BlockError> {
+    let segment = |len: usize| size_max.map_or(len, |max| max as usize).max(1);
+    let descriptors = 2 + request.data().map_or(0, |(_, len)| len.div_ceil(segment(len)));
+    let mut chain = Vec::new();
+    chain.try_reserve_exact(descriptors).map_err(|_| BlockError::OutOfMemory {
+        what: "a descriptor chain",
+        bytes: descriptors.saturating_mul(core::mem::size_of::<Buffer>()),
+    })?;
+    chain.push(headers.header(slot));
     if let Some((buffer, len)) = request.data() {
         // The configuration check keeps the segments within seg_max.
-        let segment = size_max.map_or(len, |max| max as usize).max(1);
+        let segment = segment(len);
         let device_writable = request.device_writes_data();
         chain.extend((0..len).step_by(segment).map(|offset| Buffer {
             phys: buffer.phys() + offset as u64,
@@ -331,5 +358,5 @@ fn chain(headers: &HeaderSlots, slot: u16, request: &Request, size_max: Option<u
         }));
     }
     chain.push(headers.status_byte(slot));
-    chain
+    Ok(chain)
 }

@@ -20,7 +20,8 @@ registry::register_driver!(VIRTIO_BLK_DRIVER = registry::Driver {
 fn probe(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
     let interrupt = Interrupt::request(ctx)?;
     let device = ctx.take_bus_data::<VirtioDevice>().ok_or_else(|| ProbeError::failed("no virtio transport from the bus"))?;
-    let disk = BlockDevice::new(device.transport, ctx.platform, interrupt).map_err(ProbeError::failed)?;
+    let mut disk = BlockDevice::new(device.transport, ctx.platform, interrupt).map_err(ProbeError::failed)?;
+    disk.report_failures_to(ctx.health());
     let info = disk.info();
     ctx.set_info("capacity", info.capacity_label());
     ctx.set_info("block size", info.block_size.to_string());

@@ -24,6 +24,9 @@ pub enum BlockError {
     /// The queue has no room now; poll for completions and submit again.
     QueueFull,
     Dma(PlatformError),
+    /// Memory the driver needs for a request (a staging buffer, a descriptor list) could not
+    /// be had; nothing reached the device.
+    OutOfMemory { what: &'static str, bytes: usize },
 
     // The device's answer to one request; the device stays usable.
     /// VIRTIO_BLK_S_IOERR.
@@ -88,6 +91,7 @@ impl fmt::Display for BlockError {
             BlockError::NotWholeSectors { bytes } => write!(f, "{bytes} bytes are not a whole number of sectors"),
             BlockError::QueueFull => write!(f, "the request queue is full"),
             BlockError::Dma(error) => write!(f, "request memory: {error}"),
+            BlockError::OutOfMemory { what, bytes } => write!(f, "out of memory for {what} ({bytes} bytes)"),
             BlockError::IoError => write!(f, "the device reported an I/O error"),
             BlockError::Unsupported => write!(f, "the device does not support the request"),
             BlockError::Virtio(error) => write!(f, "{error}"),

@@ -7,7 +7,7 @@ mod common;
 use common::patterned;
 use virtio::sim::SimBus;
 use registry::{DeviceState, Platform, Registry};
-use virtio::sim::{BlockModel, Interface, SimDevice, SimPlatform};
+use virtio::sim::{BlockModel, Interface, Misbehaviour, SimDevice, SimPlatform};
 use virtio::status::FAILED;
 use virtio_blk::{BlockDevice, COMPLETION_TIMEOUT_NS, SECTOR_SIZE};
 
@@ -66,6 +66,8 @@ fn a_disk_that_stops_completing_fails_with_the_reason_after_the_timeout() {
     assert_eq!(error.to_string(), reason);
     assert_eq!(disk.failure().map(ToString::to_string).as_deref(), Some(reason), "recorded");
     assert_ne!(device.status() & FAILED, 0, "the device is marked FAILED");
+    let outcome = registry.find_by_path("/virtio-blk").unwrap().outcome();
+    assert_eq!(outcome, DeviceState::Failed(reason.into()), "lsdev follows the device");
 }
 
 #[test]
@@ -102,4 +104,34 @@ fn a_capacity_past_64_bit_byte_sizes_fails_the_disk() {
     let failure = disk.failure().map(ToString::to_string).unwrap_or_default();
     assert!(failure.contains("beyond 64-bit byte sizes"), "{failure}");
     assert_ne!(device.status() & FAILED, 0, "FAILED set");
+}
+
+/// `lsdev`'s line and JSON record for `path`.
+fn lsdev_of(registry: &Registry, path: &str) -> (String, String) {
+    let text = registry::lsdev::text(registry);
+    let json = registry::lsdev::json(registry);
+    let line = |s: &str| s.lines().find(|l| l.contains(path)).map(str::to_string).unwrap_or_default();
+    (line(&text), line(&json))
+}
+
+#[test]
+fn a_disk_that_breaks_the_ring_after_the_probe_shows_failed_in_lsdev() {
+    let (_, device, mut registry) = bind(Interface::Modern, 64);
+    let (line, json) = lsdev_of(&registry, "virtio-blk");
+    assert!(line.ends_with("bound"), "{line}");
+    assert!(json.contains(r#""outcome":"bound","reason":null"#), "{json}");
+
+    device.misbehave(Misbehaviour::UsedIdOutOfRange);
+    let (_, disk) = registry.driver_data::<BlockDevice>().next().unwrap();
+    let error = disk.read(0, &mut [0; SECTOR_SIZE]).unwrap_err();
+    let reason = error.to_string();
+    assert!(reason.contains("300"), "{reason}");
+
+    let node = registry.find_by_path("/virtio-blk").unwrap();
+    assert_eq!(node.outcome(), DeviceState::Failed(reason.clone()));
+    let text = registry::lsdev::text(&registry);
+    assert!(text.contains(&format!("failed: {reason}")), "{text}");
+    let (_, json) = lsdev_of(&registry, "virtio-blk");
+    assert!(json.contains(&format!(r#""outcome":"failed","reason":"{reason}""#)), "{json}");
+    assert_eq!(registry.summary().failed, 1);
 }

@@ -5,7 +5,7 @@
 use alloc::vec::Vec;
 
 use registry::wait::TimedOut;
-use registry::{DmaBuffer, Platform};
+use registry::{DeviceHealth, DmaBuffer, Platform};
 use virtio::dma::DmaAccess;
 use virtio::{fail_device, Buffer, Interrupt, Negotiated, Transport, Used, VirtQueue, VirtioError};
 
@@ -64,6 +64,8 @@ pub(crate) struct ControlQueue {
     next_sequence: u32,
     /// The first error that broke the device: every later operation returns it.
     broken: Option<GpuError>,
+    /// The registry's record of the device, told when it breaks.
+    health: DeviceHealth,
 }
 
 impl ControlQueue {
@@ -81,8 +83,8 @@ impl ControlQueue {
         let slots = (0..queue.size() / 2)
             .map(|_| DmaBuffer::new(platform, SLOT_SIZE, 8).map(|memory| Slot { memory, pending: None, done: None }))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(VirtioError::Dma)?;
-        Ok(ControlQueue { queue, interrupt, slots, next_sequence: 0, broken: None })
+            .map_err(|error| VirtioError::Memory { what: "control request buffers", error })?;
+        Ok(ControlQueue { queue, interrupt, slots, next_sequence: 0, broken: None, health: DeviceHealth::detached() })
     }
 
     pub(crate) fn free_slots(&self) -> usize {
@@ -205,6 +207,14 @@ impl ControlQueue {
         self.wait(transport, platform, ticket)
     }
 
+    /// Tells `health` of the error that broke the device (if one did) and of any later one.
+    pub(crate) fn report_failures_to(&mut self, health: DeviceHealth) {
+        if let Some(error) = &self.broken {
+            health.fail(error);
+        }
+        self.health = health;
+    }
+
     fn check_working(&self) -> Result<(), GpuError> {
         self.broken.clone().map_or(Ok(()), Err)
     }
@@ -214,6 +224,7 @@ impl ControlQueue {
         if error.breaks_device() && self.broken.is_none() {
             self.broken = Some(error.clone());
             fail_device(transport);
+            self.health.fail(&error);
         }
         error
     }

@@ -19,7 +19,8 @@ fn probe(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
     let interrupt = Interrupt::request(ctx)?;
     let device =
         ctx.take_bus_data::<VirtioDevice>().ok_or_else(|| ProbeError::failed("no virtio transport from the bus"))?;
-    let gpu = Gpu::new(*device, ctx.platform, interrupt).map_err(ProbeError::failed)?;
+    let mut gpu = Gpu::new(*device, ctx.platform, interrupt).map_err(ProbeError::failed)?;
+    gpu.report_failures_to(ctx.health());
     let mode = gpu.mode();
     ctx.set_info("display", format!("{}x{} on scanout {}", mode.width, mode.height, mode.scanout));
     // Dropping the data (when the device is removed) resets the GPU before freeing its memory.

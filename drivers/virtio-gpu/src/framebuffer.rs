@@ -1,7 +1,6 @@
 //! The framebuffer the kernel draws into: guest memory backing the GPU's resource, shown once
 //! a damaged rectangle of it is flushed.
 
-use alloc::vec::Vec;
 
 use registry::DmaBuffer;
 use virtio::dma::DmaAccess;
@@ -108,9 +107,20 @@ impl<'a> Framebuffer<'a> {
         if rect.is_empty() {
             return;
         }
-        let row: Vec<u8> = (0..rect.width).flat_map(|_| color.bytes()).collect();
+        // A run of pixels on the stack, copied along each row: no allocation, so filling works
+        // however full the heap is.
+        const RUN: u32 = 64;
+        let mut run = [0u8; RUN as usize * BYTES_PER_PIXEL as usize];
+        for pixel in run.chunks_exact_mut(BYTES_PER_PIXEL as usize) {
+            pixel.copy_from_slice(&color.bytes());
+        }
         for y in rect.y..rect.y + rect.height {
-            self.memory.write_bytes(self.offset(rect.x, y), &row);
+            let mut x = rect.x;
+            while x < rect.x + rect.width {
+                let pixels = RUN.min(rect.x + rect.width - x);
+                self.memory.write_bytes(self.offset(x, y), &run[..(pixels * BYTES_PER_PIXEL) as usize]);
+                x += pixels;
+            }
         }
     }
 }

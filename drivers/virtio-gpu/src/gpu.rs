@@ -1,7 +1,7 @@
 //! [`Gpu`]: bring-up (display info, a 2D resource backed by the framebuffer, shown on the first
 //! enabled scanout) and flushes of damaged rectangles.
 
-use registry::{DmaBuffer, Platform};
+use registry::{DmaBuffer, DmaDirection, Platform};
 use virtio::{Interrupt, LiveDevice, Transport, VirtioDevice, VirtioError};
 
 use crate::control::{ControlQueue, Ticket};
@@ -56,7 +56,7 @@ impl Gpu {
         let mode = read_mode(&mut live).map_err(|e| failing(&mut live, e))?;
         let bytes = mode.width as usize * mode.height as usize * BYTES_PER_PIXEL as usize;
         let framebuffer =
-            DmaBuffer::new(platform, bytes, 4096).map_err(|e| failing(&mut live, VirtioError::Dma(e).into()))?;
+            DmaBuffer::new(platform, bytes, 4096).map_err(|error| failing(&mut live, VirtioError::Memory { what: "framebuffer", error }.into()))?;
         let mut gpu = Gpu { device: live.adding(framebuffer), mode };
         gpu.show_framebuffer(bytes as u32).map_err(|e| failing(&mut gpu.device, e))?;
         Ok(gpu)
@@ -80,6 +80,13 @@ impl Gpu {
 
     pub fn mode(&self) -> DisplayMode {
         self.mode
+    }
+
+    /// Reports the error that breaks the GPU from now on (and one that already did) to
+    /// `health`, the registry's record of the device, so that `lsdev` shows it failed.
+    pub fn report_failures_to(&mut self, health: registry::DeviceHealth) {
+        let control = &mut self.device.parts().1 .0;
+        control.report_failures_to(health);
     }
 
     /// The pixels to draw into; the screen shows them once flushed.
@@ -109,10 +116,17 @@ impl Gpu {
         // Where the rectangle starts in the backing: QEMU copies each row from there, one
         // stride (the resource's width) apart.
         let offset = (u64::from(rect.y) * u64::from(width) + u64::from(rect.x)) * u64::from(BYTES_PER_PIXEL);
-        let (transport, (control, _)) = self.device.parts();
+        // The backing is handed to the device for the transfer: what the CPU drew must reach it
+        // (a platform without coherent DMA cleans its caches here). From the rectangle's first
+        // pixel to its last, rows apart included; `fits` keeps it inside the framebuffer.
+        let last_row = u64::from(rect.y + rect.height - 1) * u64::from(width);
+        let end = (last_row + u64::from(rect.x + rect.width)) * u64::from(BYTES_PER_PIXEL);
+        let platform = self.device.platform();
+        let (transport, (control, framebuffer)) = self.device.parts();
         if control.free_slots() < 2 {
             return Err(GpuError::Busy);
         }
+        platform.dma_sync_for_device(framebuffer.phys() + offset, (end - offset) as usize, DmaDirection::ToDevice);
         let transfer = control.submit(transport, &protocol::transfer_to_host_2d(RESOURCE_ID, rect, offset))?;
         match control.submit(transport, &protocol::resource_flush(RESOURCE_ID, rect)) {
             Ok(flush) => Ok(FlushTicket { transfer, flush }),

@@ -120,3 +120,24 @@ fn a_control_queue_too_small_for_a_flush_is_refused() {
     let mut gpu = rig.bring_up().expect("bring-up");
     gpu.flush(virtio_gpu::Rect::new(0, 0, WIDTH, HEIGHT)).expect("flush");
 }
+
+#[test]
+fn a_gpu_that_answers_nonsense_after_the_probe_shows_failed_in_lsdev() {
+    let platform = SimPlatform::leaked();
+    let model = GpuModel::new(platform, WIDTH, HEIGHT);
+    let view = model.view();
+    let device = SimDevice::new(platform, Interface::Modern, model);
+    let mut registry = registry::probe_all(platform, &[&SimBus(vec![device])]);
+    assert_eq!(registry.find_by_path("/virtio-gpu").unwrap().outcome(), DeviceState::Bound);
+
+    view.answer_badly(CMD_RESOURCE_FLUSH, BadReply::Type(0xdead));
+    let (_, gpu) = registry.driver_data::<Gpu>().next().expect("bound");
+    let reason = gpu.flush(virtio_gpu::Rect::new(0, 0, 8, 8)).unwrap_err().to_string();
+    assert!(reason.contains("0xdead"), "{reason}");
+
+    assert_eq!(registry.find_by_path("/virtio-gpu").unwrap().outcome(), DeviceState::Failed(reason.clone()));
+    let text = registry::lsdev::text(&registry);
+    assert!(text.contains(&format!("failed: {reason}")), "{text}");
+    let json = registry::lsdev::json(&registry);
+    assert!(json.contains(&format!(r#""outcome":"failed","reason":"{reason}""#)), "{json}");
+}

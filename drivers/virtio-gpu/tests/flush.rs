@@ -7,6 +7,7 @@ mod common;
 use common::{pixel, Rig, BOTH, HEIGHT, WIDTH};
 use virtio::sim::gpu::Rect as SimRect;
 use virtio::sim::{CompletionOrder, Interface};
+use registry::DmaDirection;
 use virtio_gpu::{GpuError, Rect, Rgb};
 
 const RED: u32 = 0xff0000;
@@ -108,4 +109,20 @@ fn tearing_down_resets_the_device_before_freeing_its_memory() {
         assert_eq!(rig.device.held(0), 0, "the reset dropped the requests in flight");
         assert_eq!(rig.dma_live(), 0);
     }
+}
+
+#[test]
+fn the_rectangle_is_synced_for_the_device_before_its_transfer() {
+    let rig = Rig::new(Interface::Modern, WIDTH, HEIGHT);
+    let mut gpu = rig.bring_up().expect("bring-up");
+    rig.platform.record_syncs();
+    let rect = Rect::new(1, 2, 3, 4);
+    gpu.flush(rect).expect("flush");
+    // Rows 2 to 5, from pixel 1 of the first to pixel 3 of the last, 4 bytes a pixel.
+    let len = ((5 * WIDTH + 4) - (2 * WIDTH + 1)) as usize * 4;
+    let syncs = rig.platform.syncs();
+    let framebuffer = syncs.iter().position(|s| s.for_device && s.len == len && s.direction == DmaDirection::ToDevice);
+    // The transfer request itself (a descriptor of 16 bytes) is synced after the framebuffer.
+    let request = syncs.iter().rposition(|s| s.for_device && s.len == 16);
+    assert!(framebuffer.is_some() && framebuffer < request, "{syncs:#?}");
 }

@@ -22,6 +22,7 @@ fn probe(ctx: &mut ProbeContext<'_>) -> Result<(), ProbeError> {
     let interrupt = Interrupt::request(ctx)?;
     let device = ctx.take_bus_data::<VirtioDevice>().ok_or_else(|| ProbeError::failed("no virtio transport"))?;
     let mut nic = VirtioNet::new(device.transport, ctx.platform, interrupt).map_err(ProbeError::failed)?;
+    nic.report_failures_to(ctx.health());
     ctx.set_info("mac", nic.mac().to_string());
     ctx.set_info("link", nic.link_label());
     let (rx, tx) = nic.queue_sizes();

@@ -4,7 +4,7 @@ use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 
-use registry::Platform;
+use registry::{DeviceHealth, Platform};
 use virtio::{fail_device, Interrupt, LiveDevice, Negotiated, Transport};
 
 use crate::link::{Link, MacAddress};
@@ -37,8 +37,15 @@ pub struct VirtioNet {
     interrupt: Interrupt,
     negotiated: Negotiated,
     mac: MacAddress,
-    /// The error that stopped the NIC; the device has been marked FAILED.
-    failed: Option<NetError>,
+    /// The error that stopped the NIC (the device has been marked FAILED).
+    failed: Failure,
+}
+
+/// The error that stopped a NIC, and the registry's record of the device, told of it.
+#[derive(Default)]
+struct Failure {
+    error: Option<NetError>,
+    health: DeviceHealth,
 }
 
 /// The memory the device is told about.
@@ -68,7 +75,7 @@ impl VirtioNet {
             }
         };
         let device = LiveDevice::new(transport, platform, queues);
-        let mut nic = VirtioNet { device, interrupt, negotiated, mac, failed: None };
+        let mut nic = VirtioNet { device, interrupt, negotiated, mac, failed: Failure::default() };
         nic.start()?;
         Ok(nic)
     }
@@ -115,7 +122,16 @@ impl VirtioNet {
 
     /// The error that stopped the NIC, if one did.
     pub fn error(&self) -> Option<&NetError> {
-        self.failed.as_ref()
+        self.failed.error.as_ref()
+    }
+
+    /// Reports the error that stops the NIC from now on (and one that already did) to
+    /// `health`, the registry's record of the device, so that `lsdev` shows it failed.
+    pub fn report_failures_to(&mut self, health: DeviceHealth) {
+        if let Some(error) = &self.failed.error {
+            health.fail(error);
+        }
+        self.failed.health = health;
     }
 
     /// Sleeps until the device's interrupt (or another) or `deadline_ns` on the platform's
@@ -192,15 +208,17 @@ impl VirtioNet {
 
     /// Errs once the NIC has failed.
     fn check(&self) -> Result<(), NetError> {
-        self.failed.clone().map_or(Ok(()), Err)
+        self.failed.error.clone().map_or(Ok(()), Err)
     }
 }
 
-/// Stops the NIC for `error`: the device is marked FAILED and the first error kept in `failed`.
-fn fail(transport: &mut dyn Transport, failed: &mut Option<NetError>, error: NetError) -> NetError {
-    if failed.is_none() {
+/// Stops the NIC for `error`: the device is marked FAILED, the first error kept in `failed`
+/// and reported to the registry.
+fn fail(transport: &mut dyn Transport, failed: &mut Failure, error: NetError) -> NetError {
+    if failed.error.is_none() {
         fail_device(transport);
-        *failed = Some(error.clone());
+        failed.health.fail(&error);
+        failed.error = Some(error.clone());
     }
     error
 }
@@ -209,7 +227,7 @@ fn fail(transport: &mut dyn Transport, failed: &mut Option<NetError>, error: Net
 pub(crate) struct Transmitter<'a> {
     tx: &'a mut TxQueue,
     transport: &'a mut dyn Transport,
-    failed: &'a mut Option<NetError>,
+    failed: &'a mut Failure,
 }
 
 impl Transmitter<'_> {
@@ -228,7 +246,7 @@ impl Queues {
     fn new(transport: &mut dyn Transport, platform: &'static dyn Platform, negotiated: &Negotiated) -> Result<Self, NetError> {
         let header_len = header_len(negotiated);
         let rx = RxQueue::new(PacketQueue::new(transport, platform, negotiated, RX_QUEUE, QUEUE_SIZE, header_len)?)?;
-        let tx = TxQueue::new(PacketQueue::new(transport, platform, negotiated, TX_QUEUE, QUEUE_SIZE, header_len)?);
+        let tx = TxQueue::new(PacketQueue::new(transport, platform, negotiated, TX_QUEUE, QUEUE_SIZE, header_len)?)?;
         Ok(Queues { rx, tx })
     }
 }

@@ -8,7 +8,6 @@
 //! frame always starts at the same place whatever the header size. A queue of N descriptors
 //! therefore has N/2 slots, all of which can be in flight at once.
 
-use alloc::vec;
 use alloc::vec::Vec;
 
 use registry::{DmaBuffer, Platform};
@@ -55,8 +54,9 @@ impl PacketQueue {
             return Err(VirtioError::QueueNotAvailable(index));
         }
         let slots = usize::from(queue.size() / 2);
-        let memory = DmaBuffer::new(platform, slots * SLOT_SIZE, SLOT_SIZE).map_err(VirtioError::Dma)?;
-        let slot_of_token = vec![None; usize::from(queue.size())];
+        let memory = DmaBuffer::new(platform, slots * SLOT_SIZE, SLOT_SIZE)
+            .map_err(|error| VirtioError::Memory { what: "packet buffers", error })?;
+        let slot_of_token = virtio::memory::try_filled(usize::from(queue.size()), None, "the slot table")?;
         Ok(PacketQueue { queue, memory, header_len, slot_of_token })
     }
 

@@ -2,10 +2,9 @@
 //! back as soon as its frame has been copied out, so the queue stays full.
 
 use alloc::collections::VecDeque;
-use alloc::vec;
 use alloc::vec::Vec;
 
-use virtio::Transport;
+use virtio::{Transport, VirtioError};
 
 use crate::packets::{PacketQueue, FRAME_CAPACITY};
 use crate::wire::{ETHERNET_HEADER_LEN, GSO_NONE, HEADER_GSO_TYPE};
@@ -25,7 +24,12 @@ impl RxQueue {
         for slot in 0..packets.slots() {
             packets.give(slot, FRAME_CAPACITY, true)?;
         }
-        Ok(RxQueue { packets, filled: VecDeque::new(), frame: vec![0; FRAME_CAPACITY] })
+        let frame = virtio::memory::try_filled(FRAME_CAPACITY, 0, "the receive frame buffer")?;
+        let mut filled = VecDeque::new();
+        filled
+            .try_reserve_exact(usize::from(packets.slots()))
+            .map_err(|_| VirtioError::OutOfMemory { what: "the receive list", bytes: usize::from(packets.slots()) * 16 })?;
+        Ok(RxQueue { packets, filled, frame })
     }
 
     pub(crate) fn size(&self) -> u16 {

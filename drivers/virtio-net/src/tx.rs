@@ -3,7 +3,7 @@
 
 use alloc::vec::Vec;
 
-use virtio::Transport;
+use virtio::{Transport, VirtioError};
 
 use crate::packets::PacketQueue;
 use crate::wire::{ETHERNET_HEADER_LEN, MAX_FRAME_LEN};
@@ -18,9 +18,11 @@ pub(crate) struct TxQueue {
 }
 
 impl TxQueue {
-    pub(crate) fn new(packets: PacketQueue) -> Self {
-        let free = (0..packets.slots()).rev().collect();
-        TxQueue { packets, free, staging: Vec::with_capacity(MAX_FRAME_LEN) }
+    pub(crate) fn new(packets: PacketQueue) -> Result<Self, VirtioError> {
+        let mut free = virtio::memory::try_with_capacity(usize::from(packets.slots()), "the transmit slot list")?;
+        free.extend((0..packets.slots()).rev());
+        let staging = virtio::memory::try_with_capacity(MAX_FRAME_LEN, "the transmit staging buffer")?;
+        Ok(TxQueue { packets, free, staging })
     }
 
     pub(crate) fn size(&self) -> u16 {

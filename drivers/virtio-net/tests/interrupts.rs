@@ -6,7 +6,7 @@ mod common;
 use common::{frame, Rig, MAC};
 use registry::{DeviceState, Platform};
 use virtio::sim::net::{NetModel, RX_QUEUE};
-use virtio::sim::{Interface, SimBus, SimDevice, SimPlatform};
+use virtio::sim::{Interface, Misbehaviour, SimBus, SimDevice, SimPlatform};
 use virtio_net::VirtioNet;
 
 const DEADLINE_NS: u64 = 5_000_000;
@@ -42,4 +42,26 @@ fn a_nic_without_an_interrupt_never_sleeps() {
     let start = rig.platform.now_ns();
     rig.nic.idle_until(start + DEADLINE_NS);
     assert!(rig.platform.now_ns() - start < DEADLINE_NS, "returned at once: the caller polls");
+}
+
+#[test]
+fn a_nic_that_breaks_the_ring_after_the_probe_shows_failed_in_lsdev() {
+    let platform = SimPlatform::leaked();
+    let (model, link) = NetModel::new(Interface::Modern, MAC);
+    let device = SimDevice::new(platform, Interface::Modern, model);
+    device.set_auto_complete(false);
+    let mut registry = registry::probe_all(platform, &[&SimBus(vec![device.clone()])]);
+    assert_eq!(registry.find_by_path("/virtio-net").unwrap().outcome(), DeviceState::Bound);
+
+    device.misbehave(Misbehaviour::UsedLenTooLong);
+    link.hand_in(frame(1, 100));
+    assert!(device.complete_next(RX_QUEUE));
+    let (_, nic) = registry.driver_data::<VirtioNet>().next().unwrap();
+    let reason = nic.receive().unwrap_err().to_string();
+
+    assert_eq!(registry.find_by_path("/virtio-net").unwrap().outcome(), DeviceState::Failed(reason.clone()));
+    let text = registry::lsdev::text(&registry);
+    assert!(text.contains(&format!("failed: {reason}")), "{text}");
+    let json = registry::lsdev::json(&registry);
+    assert!(json.contains(&format!(r#""outcome":"failed","reason":"{reason}""#)), "{json}");
 }

@@ -8,6 +8,7 @@ use common::{frame, Rig, BUFFERS, MAC};
 use virtio::sim::net::{CONFIG_STATUS, F_MAC, RX_QUEUE, STATUS_LINK_UP};
 use virtio::sim::{CompletionOrder, Interface, Misbehaviour};
 use virtio::status::{DRIVER_OK, FAILED};
+use registry::DmaDirection;
 use virtio_net::{Link, MacAddress, NetError, MAX_FRAME_LEN};
 
 const BOTH: [Interface; 2] = [Interface::Legacy, Interface::Modern];
@@ -150,4 +151,25 @@ fn a_device_that_does_not_reset_keeps_its_memory() {
     let host = rig.platform.host();
     drop(rig.nic);
     assert_eq!(host.dma_live(), 4, "leaked rather than freed under a device that may still write it");
+}
+
+#[test]
+fn frames_are_synced_for_the_cpu_when_received_and_for_the_device_when_sent_or_refilled() {
+    let mut rig = Rig::new(Interface::Modern);
+    rig.platform.record_syncs();
+    let sent = frame(1, 200);
+    rig.device_delivers(sent.clone());
+    assert_eq!(rig.nic.receive(), Ok(Some(&sent[..])));
+    let syncs = rig.platform.syncs();
+    // The receive buffer's frame area (the device wrote it) before it goes back to the device.
+    let for_cpu = syncs.iter().position(|s| !s.for_device && s.direction == DmaDirection::FromDevice && s.len >= 1514);
+    let Some(received) = for_cpu else { panic!("the received frame was not synced for the CPU: {syncs:#?}") };
+    let refilled = syncs[received..].iter().any(|s| s.for_device && s.phys == syncs[received].phys);
+    assert!(refilled, "the same buffer synced for the device when given back: {syncs:#?}");
+
+    rig.platform.record_syncs();
+    assert_eq!(rig.nic.transmit(&frame(2, 100)), Ok(true));
+    let syncs = rig.platform.syncs();
+    assert!(syncs.iter().any(|s| s.for_device && s.direction == DmaDirection::ToDevice && s.len == 100), "{syncs:#?}");
+    assert_eq!(rig.device_sends(CompletionOrder::InOrder), [frame(2, 100)]);
 }

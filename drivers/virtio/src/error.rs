@@ -50,7 +50,13 @@ pub enum VirtioError {
     LegacyAddressTooHigh { queue: u16, phys: u64 },
     /// Queue addresses a legacy device would not compute from the page frame number.
     LegacyLayoutMismatch { queue: u16 },
+    /// The queue's rings could not be allocated.
     Dma(PlatformError),
+    /// Memory other than the rings (packet buffers, a framebuffer, a register window to map)
+    /// could not be had: `what` it was for, and the platform's reason.
+    Memory { what: &'static str, error: PlatformError },
+    /// The driver's own bookkeeping (not DMA memory) could not be allocated.
+    OutOfMemory { what: &'static str, bytes: usize },
 
     // Adding buffers (driver-side mistakes or a full queue).
     EmptyChain,
@@ -113,6 +119,8 @@ impl fmt::Display for VirtioError {
                 write!(f, "queue {queue} does not follow the legacy contiguous ring layout")
             }
             VirtioError::Dma(error) => write!(f, "queue memory: {error}"),
+            VirtioError::Memory { what, error } => write!(f, "{what}: {error}"),
+            VirtioError::OutOfMemory { what, bytes } => write!(f, "out of memory for {what} ({bytes} bytes)"),
             VirtioError::EmptyChain => write!(f, "descriptor chain without buffers"),
             VirtioError::ReadableAfterWritable => {
                 write!(f, "device-readable buffer after a device-writable one in a descriptor chain")

@@ -46,6 +46,7 @@ pub mod ids;
 mod init;
 mod interrupt;
 mod live;
+pub mod memory;
 pub mod mmio;
 pub mod pci;
 mod queue;

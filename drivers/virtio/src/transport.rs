@@ -88,7 +88,8 @@ pub trait Transport: Send {
 
     /// Tells the device that queue `index` has new available buffers. Takes `&self`: a notify
     /// is a single register write that needs no queue selection, so queues can be kicked from
-    /// different contexts.
+    /// different contexts. [`VirtQueue::notify`](crate::VirtQueue::notify) calls it after
+    /// [`registry::barrier::io_wmb`], so a plain register write is enough.
     fn queue_notify(&self, index: u16) -> Result<(), VirtioError>;
 
     /// The size of the device-specific configuration space in bytes.

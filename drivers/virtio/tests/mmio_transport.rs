@@ -104,7 +104,8 @@ fn modern_bring_up_programs_64_bit_ring_addresses_and_queue_ready() {
     assert_eq!((reg(GUEST_PAGE_SIZE), reg(QUEUE_PFN)), (0, 0), "legacy registers untouched");
 
     let (_, bound) = registry.driver_data::<common::test_blk::Bound>().next().expect("driver data kept");
-    bound.queue.add(&[Buffer::readable(0x1000, 16)]).unwrap();
+    let request = registry::DmaBuffer::new(platform, 16, 8).unwrap();
+    bound.queue.add(&[Buffer::readable(request.phys(), 16)]).unwrap();
     bound.queue.notify(bound.transport.as_ref()).unwrap();
     assert_eq!(reg(QUEUE_NOTIFY), 0, "queue 0 notified");
     assert_eq!(bound.transport.interrupt_status().take_causes(), Ok(1));

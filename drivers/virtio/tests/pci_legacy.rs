@@ -145,7 +145,9 @@ struct MsiPlatform {
     sim: &'static SimPlatform,
 }
 
-impl Platform for MsiPlatform {
+// SAFETY: memory (MMIO, DMA), port I/O and the DMA sync hooks are forwarded to the simulated
+// platform, which meets the contract; the clock is its clock; handlers are never run.
+unsafe impl Platform for MsiPlatform {
     registry::forward_platform_memory!(sim);
     fn now_ns(&self) -> u64 {
         self.sim.now_ns()

@@ -87,7 +87,7 @@ fn state(registry: &Registry, path: &str) -> DeviceState {
 
 #[test]
 fn modern_bring_up_through_the_capabilities() {
-    let (mut registry, bar, _) = bring_up(function(&modern_caps()), 3);
+    let (mut registry, bar, platform) = bring_up(function(&modern_caps()), 3);
     assert_eq!(state(&registry, "/pci0/00:01.0"), DeviceState::Bound);
     assert_eq!(state(&registry, "/pci0/00:01.0/virtio-blk"), DeviceState::Bound);
     let blk = registry.find_by_path("/pci0/00:01.0/virtio-blk").unwrap();
@@ -103,7 +103,8 @@ fn modern_bring_up_through_the_capabilities() {
     assert!(device > driver, "rings in order: {desc:#x} {driver:#x} {device:#x}");
 
     let (_, bound) = registry.driver_data::<common::test_blk::Bound>().next().expect("driver data kept");
-    bound.queue.add(&[Buffer::readable(0x1000, 16)]).unwrap();
+    let request = registry::DmaBuffer::new(platform, 16, 8).unwrap();
+    bound.queue.add(&[Buffer::readable(request.phys(), 16)]).unwrap();
     bar.write16(NOTIFY + 12, 0xffff).unwrap();
     bound.queue.notify(bound.transport.as_ref()).unwrap();
     assert_eq!(word(NOTIFY + 3 * NOTIFY_MULTIPLIER as usize), 0, "queue 0's doorbell at notify_off * multiplier");
@@ -181,7 +182,9 @@ struct MsiPlatform {
     freed: spin::Mutex<Vec<u32>>,
 }
 
-impl Platform for MsiPlatform {
+// SAFETY: memory (MMIO, DMA) is forwarded to the simulated platform, which meets the contract;
+// the clock is its clock; handlers are only recorded, never run.
+unsafe impl Platform for MsiPlatform {
     registry::forward_platform_memory!(sim);
     fn now_ns(&self) -> u64 {
         self.sim.now_ns()

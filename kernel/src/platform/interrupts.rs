@@ -8,9 +8,12 @@
 //!
 //! The table is only touched by the thread with interrupts masked, so the interrupt path, which
 //! runs with them masked too, never finds it locked. Several handlers may share a line (PCI
-//! INTx): each is asked, and says whether its device had something. A line that keeps firing
-//! with nobody claiming it (a device without a driver holding a level line up, a wedged one)
-//! is masked rather than left to starve the kernel; so is one that fires without any handler.
+//! INTx): each is asked, and says whether its device had something. Each line is policed by a
+//! [`LineGuard`] (the registry's, host-tested): a line that keeps firing with nobody claiming
+//! it (a device without a driver holding a level line up, a wedged one) is masked rather than
+//! left to starve the kernel, and so is one that storms while its handlers claim it (a device
+//! that keeps its cause set), the latter for a hold-off after which the idle wait enables it
+//! again. A line that fires without any handler is masked too. `irqs` shows the state.
 //!
 //! [`polled`] runs code as on a kernel without interrupts, for the benchmarks' polling mode.
 
@@ -19,14 +22,10 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-use registry::{Irq, IrqError, IrqHandler, IrqReturn, IrqStats};
+use registry::{Irq, IrqError, IrqHandler, IrqReturn, IrqStats, LineGuard, Masked};
 use spin::Mutex;
 
 use crate::arch::interrupts as cpu;
-
-/// Interrupts in a row that no handler of a line claims before the line is masked. Far more
-/// than a shared line's other device causes between two of this device's own.
-const UNCLAIMED_LIMIT: u32 = 1000;
 
 static LINES: Mutex<BTreeMap<u32, Line>> = Mutex::new(BTreeMap::new());
 
@@ -38,14 +37,16 @@ static POLLING: AtomicBool = AtomicBool::new(false);
 
 /// The last line masked from the interrupt path (plus one; 0: none), reported from the thread.
 static MASKED: AtomicU32 = AtomicU32::new(0);
+/// Whether that was for a storm (else for nobody claiming it).
+static MASKED_FOR_STORM: AtomicBool = AtomicBool::new(false);
 /// Whether the controller could mask it (an x86 MSI vector's mask is in its device).
 static MASKED_AT_CONTROLLER: AtomicBool = AtomicBool::new(true);
 
-#[derive(Default)]
 struct Line {
+    /// What the controller needs to enable the line again after a storm.
+    line: cpu::Line,
     handlers: Vec<Hooked>,
-    /// Interrupts in a row no handler claimed.
-    unclaimed: u32,
+    guard: LineGuard,
 }
 
 struct Hooked {
@@ -58,14 +59,16 @@ pub fn request(irq: &Irq, handler: IrqHandler, stats: Arc<IrqStats>) -> Result<(
     let line = cpu::line(irq)?;
     cpu::without(|| {
         let mut lines = LINES.lock();
-        // A new line, or one masked for nobody claiming it: its new device gets a chance.
-        let off = lines.get(&line.intid).is_none_or(|l| l.handlers.is_empty() || l.unclaimed >= UNCLAIMED_LIMIT);
+        // A new line, or one masked (for nobody claiming it, or a storm): its new device gets a
+        // chance.
+        let off = lines.get(&line.intid).is_none_or(|l| l.handlers.is_empty() || l.guard.masked().is_some());
         if off {
             cpu::enable(line)?;
         }
-        let entry = lines.entry(line.intid).or_default();
+        let entry = lines.entry(line.intid).or_insert_with(|| Line { line, handlers: Vec::new(), guard: LineGuard::new() });
         if off {
-            entry.unclaimed = 0;
+            entry.guard.enabled();
+            entry.handlers.iter().for_each(|hooked| hooked.stats.set_masked(None));
         }
         entry.handlers.push(Hooked { handler, stats });
         Ok(())
@@ -95,24 +98,52 @@ pub fn dispatch(intid: u32) {
     let mut lines = LINES.lock();
     let Some(line) = lines.get_mut(&intid) else {
         // Enabled, yet nobody's: mask it, or a level line would fire forever.
-        return mask(intid);
+        return mask(intid, Masked::Unclaimed);
     };
+    if line.guard.masked().is_some() {
+        // A message the controller cannot mask (an x86 MSI vector): dropped unseen.
+        return;
+    }
     let mut claimed = false;
     for hooked in &mut line.handlers {
         let outcome = (hooked.handler)();
         hooked.stats.record(outcome);
         claimed |= outcome == IrqReturn::Handled;
     }
-    line.unclaimed = if claimed { 0 } else { line.unclaimed + 1 };
-    if line.unclaimed >= UNCLAIMED_LIMIT {
-        mask(intid);
+    if let Some(why) = line.guard.after_interrupt(claimed, crate::arch::now_ns) {
+        line.handlers.iter().for_each(|hooked| hooked.stats.set_masked(Some(why)));
+        mask(intid, why);
     }
 }
 
-fn mask(intid: u32) {
+fn mask(intid: u32, why: Masked) {
     let masked = cpu::disable(intid);
     MASKED.store(intid + 1, Ordering::Relaxed);
     MASKED_AT_CONTROLLER.store(masked, Ordering::Relaxed);
+    MASKED_FOR_STORM.store(matches!(why, Masked::Storm { .. }), Ordering::Relaxed);
+}
+
+/// Enables again every line whose storm hold-off is over, and returns the earliest hold-off
+/// still running (an idle wait must end by then to enable it). Interrupts masked.
+fn enable_rested_lines(now_ns: u64) -> Option<u64> {
+    let mut lines = LINES.lock();
+    let mut next = None;
+    for (intid, line) in lines.iter_mut() {
+        let Some(until_ns) = line.guard.unmask_at() else { continue };
+        if until_ns > now_ns {
+            next = Some(next.map_or(until_ns, |n: u64| n.min(until_ns)));
+            continue;
+        }
+        match cpu::enable(line.line) {
+            Ok(()) => {
+                line.guard.enabled();
+                line.handlers.iter().for_each(|hooked| hooked.stats.set_masked(None));
+                log::info!("interrupt {intid}: enabled again after its storm's hold-off");
+            }
+            Err(error) => log::warn!("interrupt {intid}: cannot be enabled again after its storm ({error})"),
+        }
+    }
+    next
 }
 
 /// Waits for an interrupt or `deadline_ns`; returns at once if an interrupt was dispatched
@@ -125,6 +156,12 @@ pub fn idle_until(deadline_ns: u64) {
         return;
     }
     cpu::without(|| {
+        // A line resting after a storm is enabled again at the end of its hold-off, so the
+        // wait ends by then (returning early is allowed) and the next one enables it.
+        let deadline_ns = match enable_rested_lines(crate::arch::now_ns()) {
+            Some(until_ns) => deadline_ns.min(until_ns),
+            None => deadline_ns,
+        };
         if !INTERRUPTED.swap(false, Ordering::Relaxed) {
             cpu::sleep_until(deadline_ns);
         }
@@ -155,6 +192,15 @@ fn report_masked() {
             true => "masked",
             false => "dropped (a message: its mask is in the device)",
         };
-        log::warn!("interrupt {}: fired with nobody claiming it; {what}", masked - 1);
+        match MASKED_FOR_STORM.load(Ordering::Relaxed) {
+            true => log::warn!(
+                "interrupt {}: storm ({} claimed interrupts within {} ms); {what} for {} ms",
+                masked - 1,
+                registry::irq::STORM_LIMIT,
+                registry::irq::STORM_WINDOW_NS / 1_000_000,
+                registry::irq::STORM_HOLDOFF_NS / 1_000_000
+            ),
+            false => log::warn!("interrupt {}: fired with nobody claiming it; {what}", masked - 1),
+        }
     }
 }

@@ -8,6 +8,7 @@ mod acpi;
 mod gpu;
 mod net;
 mod blk;
+mod fault;
 mod system;
 mod bench;
 #[cfg(feature = "virtio-drivers-peer")]

@@ -196,7 +196,7 @@ pub(super) fn fill_command(number: usize, region: &Region) -> String {
 /// One disk on `transport` (`extra` QEMU arguments, e.g. another GIC): the host's region checks
 /// out in the guest, the guest's lands on the image, a write beyond the end is refused, nothing
 /// else changes, and the disk took interrupts.
-fn one_disk(board: &Board, image: &Path, mode: &str, transport: VirtioTransport, modern_mmio: bool, extra: &[&str]) -> XtaskResult {
+pub(super) fn one_disk(board: &Board, image: &Path, mode: &str, transport: VirtioTransport, modern_mmio: bool, extra: &[&str]) -> XtaskResult {
     let disk = Disk::create(&format!("blk-{}-{mode}", board.name), "blk-test-disk", DISK_SECTORS, &[HOST_REGION])?;
     let mut options = options_with(board, &[&disk], transport, modern_mmio)?;
     options.extra.extend(extra.iter().map(|arg| arg.to_string()));

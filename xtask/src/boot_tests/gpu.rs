@@ -50,7 +50,7 @@ const BOX_COLOR: u32 = 0xff8000;
 
 /// Boots with the default devices changed by `attach_gpu` (one GPU, which the kernel draws on)
 /// and checks the screen.
-fn picture_on_screen(board: &Board, image: &Path, mode: &str, attach_gpu: fn(&mut Options)) -> XtaskResult {
+pub(super) fn picture_on_screen(board: &Board, image: &Path, mode: &str, attach_gpu: fn(&mut Options)) -> XtaskResult {
     let mut options = Options::with_default_devices(board)?;
     attach_gpu(&mut options);
     let socket = qmp::serve(&mut options, mode);

@@ -7,6 +7,7 @@ mod http;
 mod interrupts;
 mod legacy_pci;
 mod lsdev;
+mod memory;
 mod net;
 mod pci;
 
@@ -23,7 +24,7 @@ use crate::{fail, kernel, scratch_dir, workspace_root, XtaskResult};
 
 /// The test kernel's shell prompt.
 pub const PROMPT: &str = "kernel> ";
-const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
+pub const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub fn host_tests() -> XtaskResult {
@@ -73,7 +74,7 @@ pub fn any_board(_: &Board) -> bool {
 
 /// Every boot test, grouped by what it exercises; each group lives in its own file.
 fn all_tests() -> Vec<&'static BootTest> {
-    [lsdev::TESTS, gpu::TESTS, blk::TESTS, net::TESTS, http::TESTS, legacy_pci::TESTS, pci::TESTS].into_iter().flatten().collect()
+    [lsdev::TESTS, gpu::TESTS, blk::TESTS, net::TESTS, http::TESTS, legacy_pci::TESTS, pci::TESTS, memory::TESTS].into_iter().flatten().collect()
 }
 
 /// Runs the boot tests that apply to `board` (and whose name contains `only`, if given).

@@ -156,7 +156,9 @@ mod tests {
         }
     }
 
-    impl Platform for SlowIts {
+    // SAFETY: memory (MMIO, DMA) is forwarded to the host platform, which meets the contract;
+    // the clock is the host platform's, advanced a little more.
+    unsafe impl Platform for SlowIts {
         registry::forward_platform_memory!(host);
         fn now_ns(&self) -> u64 {
             self.tick();

@@ -119,7 +119,9 @@ impl BusyDevicePlatform {
     }
 }
 
-impl Platform for BusyDevicePlatform {
+// SAFETY: memory (MMIO, DMA) is forwarded to the simulated platform, which meets the contract;
+// the clock is its clock (the device only does work on each read).
+unsafe impl Platform for BusyDevicePlatform {
     registry::forward_platform_memory!(sim);
 
     fn now_ns(&self) -> u64 {

@@ -67,7 +67,7 @@ pub struct PciTransport {
 }
 
 fn map(platform: &dyn Platform, located: Located) -> Result<MmioWindow, VirtioError> {
-    MmioWindow::map(platform, located.region).map_err(VirtioError::Dma)
+    MmioWindow::map(platform, located.region).map_err(|error| VirtioError::Memory { what: "register window", error })
 }
 
 impl PciTransport {

@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct InFlight {
     tail: u16,
-    descriptors: u16,
+    pub(crate) descriptors: u16,
     /// What the device may write into the chain: the largest used length it may report.
     pub(crate) writable_bytes: u32,
 }

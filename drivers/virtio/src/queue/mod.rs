@@ -1,14 +1,28 @@
 //! The split virtqueue (virtio 1.2, section 2.7), driver side.
 //!
-//! # Memory ordering
+//! # Memory ordering and cache maintenance
 //! The device reads the descriptors and available ring and writes the used ring while the CPU
 //! runs, so ring memory is only touched with volatile accesses ([`DmaAccess`]), and:
-//! - descriptors and the available ring entry are written before a release fence, and only
-//!   then the available index that publishes them (spec 2.7.13);
-//! - a full fence separates publishing the index from reading the device's NO_NOTIFY flag (or
-//!   avail_event) and from the notify register write (a store followed by a load needs a full
-//!   fence), and likewise writing used_event from re-reading the used index;
-//! - the used index is read first, then an acquire fence, then the used element it covers.
+//! - every buffer of a chain is synced for the device
+//!   ([`Platform::dma_sync_for_device`]) when it is added, after the caller's last write;
+//! - descriptors and the available ring entry are written and synced, then a write barrier
+//!   (`dma_wmb`), and only then the available index that publishes them is written and synced
+//!   (spec 2.7.13);
+//! - a full barrier (`dma_mb`) separates publishing the index from reading the device's
+//!   NO_NOTIFY flag (or avail_event) and from the notify register write (a store followed by a
+//!   load needs a full barrier), and likewise writing used_event from re-reading the used
+//!   index; the doorbell write has an `io_wmb` right before it, as in Linux's `writel`;
+//! - the used index is synced for the CPU and read first, then a read barrier (`dma_rmb`),
+//!   then the used element it covers is synced and read, and then the device-writable buffers
+//!   of its chain are synced for the CPU ([`Platform::dma_sync_for_cpu`]) before the caller
+//!   reads them. The buffers synced are the queue's private record of the chain, never what
+//!   the device wrote.
+//!
+//! The barriers are [`registry::barrier`]'s: outer shareable on aarch64 (`dmb oshst`,
+//! `dmb oshld`, `dmb osh`, the ones Linux's virtio ring uses for a device that is not a
+//! hypervisor's), compiler barriers on x86-64 (plus `mfence` for the full one). The sync
+//! hooks are no-ops on a platform whose DMA is coherent (QEMU's), and clean or invalidate
+//! caches on one whose is not.
 //!
 //! # Notification suppression
 //! With VIRTIO_F_EVENT_IDX negotiated (the core takes it whenever offered), the driver notifies
@@ -17,20 +31,17 @@
 //! finding the ring empty, sets used_event to the last used index it consumed and looks again,
 //! so a buffer used before the device saw the request is found now rather than lost. Between
 //! an interrupt and the next empty ring, the device completes without interrupting.
-//!
-//! These are `core::sync::atomic::fence`s. On aarch64 they compile to `dmb ish` (release, full)
-//! and `dmb ishld` (acquire): enough for a DMA master that is cache-coherent in the inner
-//! shareable domain, as QEMU's virt devices are (TCG or KVM). A non-coherent or outer-shareable
-//! device would need `dmb osh`/`dsb`, which belongs in a platform barrier hook.
 
 mod chains;
 mod event_idx;
 mod layout;
 
-use core::sync::atomic::{fence, Ordering};
+use alloc::vec;
+use alloc::vec::Vec;
 
+use registry::barrier::{dma_mb, dma_rmb, dma_wmb, io_wmb};
 use registry::wait::TimedOut;
-use registry::{DmaBuffer, Platform};
+use registry::{DmaBuffer, DmaDirection, Platform};
 
 use crate::dma::DmaAccess;
 use crate::features::RING_EVENT_IDX;
@@ -66,6 +77,10 @@ impl Buffer {
     pub fn writable(phys: u64, len: u32) -> Self {
         Buffer { phys, len, device_writable: true }
     }
+
+    fn direction(&self) -> DmaDirection {
+        if self.device_writable { DmaDirection::FromDevice } else { DmaDirection::ToDevice }
+    }
 }
 
 /// A chain the device has finished with.
@@ -85,7 +100,12 @@ pub struct VirtQueue {
     size: u16,
     layout: RingLayout,
     ring: DmaBuffer,
+    /// Where the cache maintenance of every hand-off goes.
+    platform: &'static dyn Platform,
     chains: Chains,
+    /// What each descriptor was last given, indexed by descriptor: the private record the
+    /// buffers of a finished chain are synced for the CPU from.
+    buffers: Vec<Buffer>,
     /// The available index published to the device (free-running).
     avail_idx: u16,
     /// The available index when the device was last notified (or the notify skipped).
@@ -124,7 +144,9 @@ impl VirtQueue {
             size,
             layout,
             ring,
+            platform,
             chains: Chains::new(size),
+            buffers: vec![Buffer::readable(0, 0); usize::from(size)],
             avail_idx: 0,
             notified_avail_idx: 0,
             last_used_idx: 0,
@@ -162,17 +184,32 @@ impl VirtQueue {
             .ok_or(VirtioError::QueueFull { needed: buffers.len(), free: self.chains.free() })?;
         let mut id = head;
         for (position, buffer) in buffers.iter().enumerate() {
+            self.platform.dma_sync_for_device(buffer.phys, buffer.len as usize, buffer.direction());
             let next = self.chains.link(id);
             let more = position + 1 < buffers.len();
             self.write_descriptor(id, buffer, more.then_some(next));
+            self.buffers[usize::from(id)] = *buffer;
             id = next;
         }
-        self.ring.write_volatile(self.layout.avail_entry(self.avail_idx), head);
+        let entry = self.layout.avail_entry(self.avail_idx);
+        self.ring.write_volatile(entry, head);
+        self.sync_ring_for_device(entry, 2);
         // The device may act on the new index at once: the chain must be visible before it.
-        fence(Ordering::Release);
+        dma_wmb();
         self.avail_idx = self.avail_idx.wrapping_add(1);
         self.ring.write_volatile(self.layout.avail_idx(), self.avail_idx);
+        self.sync_ring_for_device(self.layout.avail_idx(), 2);
         Ok(head)
+    }
+
+    /// Syncs `len` bytes of the ring the CPU wrote at `offset` for the device.
+    fn sync_ring_for_device(&self, offset: usize, len: usize) {
+        self.platform.dma_sync_for_device(self.ring.phys() + offset as u64, len, DmaDirection::ToDevice);
+    }
+
+    /// Syncs `len` bytes of the ring the device writes at `offset` for the CPU, before reading.
+    fn sync_ring_for_cpu(&self, offset: usize, len: usize) {
+        self.platform.dma_sync_for_cpu(self.ring.phys() + offset as u64, len, DmaDirection::FromDevice);
     }
 
     fn write_descriptor(&self, id: u16, buffer: &Buffer, next: Option<u16>) {
@@ -185,6 +222,7 @@ impl VirtQueue {
         self.ring.write_volatile(at + 8, buffer.len);
         self.ring.write_volatile(at + 12, flags);
         self.ring.write_volatile(at + 14, next.unwrap_or(0));
+        self.sync_ring_for_device(at, 16);
     }
 
     /// Notifies the device of the chains added since the last call, unless there is nothing new
@@ -200,15 +238,21 @@ impl VirtQueue {
         let old = core::mem::replace(&mut self.notified_avail_idx, self.avail_idx);
         // The published index must be visible before the device's request is read (else both
         // sides may decide the other will act) and before the doorbell write.
-        fence(Ordering::SeqCst);
+        dma_mb();
         let wanted = if self.event_idx {
+            self.sync_ring_for_cpu(self.layout.avail_event(), 2);
             need_event(self.ring.read_volatile(self.layout.avail_event()), self.avail_idx, old)
         } else {
+            self.sync_ring_for_cpu(self.layout.used_flags(), 2);
             self.ring.read_volatile::<u16>(self.layout.used_flags()) & USED_F_NO_NOTIFY == 0
         };
         if !wanted {
             return Ok(());
         }
+        // Linux's `writel` barrier: every write to the rings and buffers reaches the device
+        // before the doorbell (already implied by `dma_mb` above; kept so that the doorbell's
+        // ordering does not rest on the suppression check).
+        io_wmb();
         transport.queue_notify(self.index)
     }
 
@@ -225,6 +269,7 @@ impl VirtQueue {
         if let Err(error) = self.check_working() {
             return Some(Err(error));
         }
+        self.sync_ring_for_cpu(self.layout.used_idx(), 2);
         let mut used_idx: u16 = self.ring.read_volatile(self.layout.used_idx());
         if used_idx == self.last_used_idx && self.event_idx && self.used_event != self.last_used_idx {
             used_idx = self.request_interrupt();
@@ -246,9 +291,11 @@ impl VirtQueue {
     fn request_interrupt(&mut self) -> u16 {
         self.used_event = self.last_used_idx;
         self.ring.write_volatile(self.layout.used_event(), self.used_event);
+        self.sync_ring_for_device(self.layout.used_event(), 2);
         // The device must see used_event before the used index is read again (a store then a
         // load), or a buffer it uses in between is neither seen nor interrupted for.
-        fence(Ordering::SeqCst);
+        dma_mb();
+        self.sync_ring_for_cpu(self.layout.used_idx(), 2);
         self.ring.read_volatile(self.layout.used_idx())
     }
 
@@ -258,8 +305,9 @@ impl VirtQueue {
             return Err(VirtioError::UsedIndexAhead { moved, in_flight, size: self.size });
         }
         // The element is only valid once the index covering it has been seen.
-        fence(Ordering::Acquire);
+        dma_rmb();
         let entry = self.layout.used_entry(self.last_used_idx);
+        self.sync_ring_for_cpu(entry, 8);
         let id: u32 = self.ring.read_volatile(entry);
         let len: u32 = self.ring.read_volatile(entry + 4);
         let head = u16::try_from(id)
@@ -269,6 +317,15 @@ impl VirtQueue {
         let chain = self.chains.in_flight(head).ok_or(VirtioError::UsedIdNotInFlight { id: head })?;
         if len > chain.writable_bytes {
             return Err(VirtioError::UsedLenTooLong { id: head, len, capacity: chain.writable_bytes });
+        }
+        // What the device wrote into the chain becomes the caller's to read.
+        let mut id = head;
+        for _ in 0..chain.descriptors {
+            let buffer = self.buffers[usize::from(id)];
+            if buffer.device_writable {
+                self.platform.dma_sync_for_cpu(buffer.phys, buffer.len as usize, DmaDirection::FromDevice);
+            }
+            id = self.chains.link(id);
         }
         self.chains.release(head);
         self.last_used_idx = self.last_used_idx.wrapping_add(1);

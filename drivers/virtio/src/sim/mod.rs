@@ -54,7 +54,7 @@ pub use bus::SimBus;
 pub use device::{CompletionOrder, Interface, Misbehaviour};
 pub use handle::SimDevice;
 pub use legacy_pci::{SimLegacyPci, NO_VECTOR};
-pub use platform::{PortDevice, SimPlatform, DEFAULT_DMA_BASE};
+pub use platform::{PortDevice, SimPlatform, SyncCall, DEFAULT_DMA_BASE};
 pub use transport::SimTransport;
 
 /// What sits behind the simulated transport: one kind of virtio device.

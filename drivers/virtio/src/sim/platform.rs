@@ -20,7 +20,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use registry::platform::DmaRegion;
 use registry::testing::{HostPlatform, CLOCK_STEP_NS};
-use registry::{IoPorts, Irq, IrqError, IrqHandler, IrqStats, MmioRegion, Platform, PlatformError};
+use registry::{DmaDirection, IoPorts, Irq, IrqError, IrqHandler, IrqStats, MmioRegion, Platform, PlatformError};
 use spin::Mutex;
 
 use super::device::DeviceState;
@@ -37,6 +37,18 @@ pub struct SimPlatform {
     clock: AtomicU64,
     lines: Mutex<Lines>,
     ports: PortSpace,
+    /// The DMA sync calls since [`record_syncs`](SimPlatform::record_syncs), when recording.
+    syncs: Mutex<Option<Vec<SyncCall>>>,
+}
+
+/// One call of a DMA sync hook, as [`SimPlatform::syncs`] recorded it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyncCall {
+    /// `dma_sync_for_device` (else `dma_sync_for_cpu`).
+    pub for_device: bool,
+    pub phys: u64,
+    pub len: usize,
+    pub direction: DmaDirection,
 }
 
 struct Mappings {
@@ -64,7 +76,8 @@ impl SimPlatform {
         let mappings = Mutex::new(Mappings { next_bus: dma_base, live: Vec::new() });
         let (clock, lines) = (AtomicU64::new(0), Mutex::new(Lines::default()));
         let ports = PortSpace::default();
-        Box::leak(Box::new(SimPlatform { host: HostPlatform::leaked(), mappings, clock, lines, ports }))
+        let syncs = Mutex::new(None);
+        Box::leak(Box::new(SimPlatform { host: HostPlatform::leaked(), mappings, clock, lines, ports, syncs }))
     }
 
     /// Gives a new device its interrupt line.
@@ -88,6 +101,25 @@ impl SimPlatform {
     /// (`dma_live`).
     pub fn host(&self) -> &'static HostPlatform {
         self.host
+    }
+
+    /// Records every DMA sync call from now on (forgetting earlier ones).
+    pub fn record_syncs(&self) {
+        *self.syncs.lock() = Some(Vec::new());
+    }
+
+    /// The DMA sync calls recorded, in order.
+    pub fn syncs(&self) -> Vec<SyncCall> {
+        self.syncs.lock().clone().unwrap_or_default()
+    }
+
+    /// Checks a sync call's range (it must lie in one live allocation, or the driver synced
+    /// memory it does not own) and records it.
+    fn sync(&self, call: SyncCall) {
+        self.mappings.lock().resolve(call.phys, call.len);
+        if let Some(syncs) = self.syncs.lock().as_mut() {
+            syncs.push(call);
+        }
     }
 
     /// Device-side read of `out.len()` bytes at bus address `bus`.
@@ -139,7 +171,12 @@ impl Mappings {
     }
 }
 
-impl Platform for SimPlatform {
+// SAFETY: `map_mmio` is the host platform's; `dma_alloc` returns the host platform's fresh
+// zeroed allocation as `virt` and a bus address from a range of its own as `phys`, which the
+// simulated device resolves to that same allocation while it is live (and panics otherwise),
+// so `phys` reaches exactly the `virt` bytes; `dma_free` unmaps it before the host frees it.
+// Handlers run from `idle_until` under the line table's lock, one call at a time.
+unsafe impl Platform for SimPlatform {
     fn map_mmio(&self, region: MmioRegion) -> Result<NonNull<u8>, PlatformError> {
         self.host.map_mmio(region)
     }
@@ -165,6 +202,16 @@ impl Platform for SimPlatform {
         // SAFETY: the caller's guarantees for `region` carry over to the host allocation behind
         // it, which was just unmapped from the device's view and is freed once.
         unsafe { self.host.dma_free(host) }
+    }
+
+    /// Coherent, as the devices read and write the host allocation directly: only checks the
+    /// range and records the call.
+    fn dma_sync_for_device(&self, phys: u64, len: usize, direction: DmaDirection) {
+        self.sync(SyncCall { for_device: true, phys, len, direction });
+    }
+
+    fn dma_sync_for_cpu(&self, phys: u64, len: usize, direction: DmaDirection) {
+        self.sync(SyncCall { for_device: false, phys, len, direction });
     }
 
     fn now_ns(&self) -> u64 {

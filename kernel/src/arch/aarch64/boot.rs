@@ -14,8 +14,18 @@
 
 use super::{mmu, power};
 use core::arch::global_asm;
+use core::sync::atomic::{AtomicU64, Ordering};
 
-/// Size of the boot CPU's stack, the only stack the kernel has.
+/// The exception level the loader entered the kernel at (1 or 2).
+static BOOT_EL: AtomicU64 = AtomicU64::new(0);
+
+/// One line for the boot log: where the kernel was entered and where it runs.
+pub fn describe_entry() -> alloc::string::String {
+    alloc::format!("cpu: entered at EL{}, running at EL1", BOOT_EL.load(Ordering::Relaxed))
+}
+
+/// Size of the boot CPU's stack, the kernel's stack (fatal exceptions have their own:
+/// exceptions.rs). A multiple of the page size: a guard page sits below it.
 const BOOT_STACK_SIZE: usize = 256 * 1024;
 
 /// Image header `text_offset`: load 2 MiB above the base, where the linker
@@ -32,6 +42,14 @@ const IMAGE_MAGIC: u32 = 0x644d_5241;
 
 /// `HCR_EL2` for running EL1: EL1 is AArch64 (RW); nothing traps to EL2.
 const HCR_EL2_EL1_IS_AARCH64: u64 = 1 << 31;
+
+/// `SCTLR_EL2` with only its RES1 bits (29, 28, 23, 22, 18, 16, 11, 5, 4): MMU, caches and
+/// alignment checks off, little-endian (Linux's `INIT_SCTLR_EL2_MMU_OFF`).
+const SCTLR_EL2_MMU_OFF: u64 = 0x30c5_0830;
+
+/// `ICC_SRE_EL2.SRE` (bit 0) and `.Enable` (bit 3): EL2 uses the system registers, and EL1
+/// may access `ICC_SRE_EL1` without trapping.
+const ICC_SRE_EL2_SRE_ENABLE: u64 = 1 << 0 | 1 << 3;
 
 /// `CNTHCTL_EL2`: EL1 may read the physical counter and use the physical
 /// timer (EL1PCTEN, EL1PCEN).
@@ -85,7 +103,13 @@ _start:
     cmp     x20, #2
     b.ne    .Lpark                      // EL3 (QEMU -M virt,secure=on) needs firmware: unsupported
 
-    // Entered at EL2 (QEMU -M virt,virtualization=on): set EL1 up and drop to it.
+    // Entered at EL2 (QEMU -M virt,virtualization=on, or firmware on real hardware): every
+    // EL2 register that decides what EL1 sees resets to an UNKNOWN value on hardware (QEMU
+    // resets them sensibly), so each gets a known one before the drop to EL1, as Linux's
+    // init_el2_state (arch/arm64/include/asm/el2_setup.h) does for a kernel not staying at EL2.
+    ldr     x1, ={sctlr_el2}
+    msr     sctlr_el2, x1               // EL2's own MMU and caches off, little-endian
+    isb
     ldr     x1, ={hcr_el2}
     msr     hcr_el2, x1
     mov     x1, #{cnthctl_el2}
@@ -93,7 +117,37 @@ _start:
     msr     cntvoff_el2, xzr            // the virtual counter reads like the physical one
     mov     x1, #{cptr_el2}
     msr     cptr_el2, x1
-    msr     hstr_el2, xzr
+    msr     hstr_el2, xzr               // no CP15 traps
+    msr     vttbr_el2, xzr              // no stage-2 translation (HCR_EL2.VM is clear anyway)
+    // EL1 reads of MIDR_EL1 and MPIDR_EL1 return these: the CPU's own values.
+    mrs     x1, midr_el1
+    msr     vpidr_el2, x1
+    mrs     x1, mpidr_el1
+    msr     vmpidr_el2, x1
+    // Self-hosted debug and the PMU: nothing traps; EL1 sees every event counter
+    // (HPMN = PMCR_EL0.N, when the CPU has a PMU: ID_AA64DFR0_EL1.PMUVer).
+    mov     x1, xzr
+    mrs     x2, id_aa64dfr0_el1
+    ubfx    x2, x2, #8, #4              // PMUVer
+    cbz     x2, 1f
+    cmp     x2, #0xf                    // IMPLEMENTATION DEFINED PMU: leave HPMN 0
+    b.eq    1f
+    mrs     x1, pmcr_el0
+    ubfx    x1, x1, #11, #5             // N
+1:  msr     mdcr_el2, x1
+    // A GICv3 CPU interface reached through system registers (ID_AA64PFR0_EL1.GIC): EL1's
+    // ICC_* accesses trap to EL2 unless ICC_SRE_EL2.Enable; SRE keeps EL2 off the memory-mapped
+    // interface; ICH_HCR_EL2 = 0: no virtual interrupts.
+    mrs     x1, id_aa64pfr0_el1
+    ubfx    x1, x1, #24, #4             // GIC
+    cbz     x1, 2f
+    mrs     x1, s3_4_c12_c9_5           // ICC_SRE_EL2, by encoding
+    mov     x2, #{icc_sre_el2_sre_enable}
+    orr     x1, x1, x2
+    msr     s3_4_c12_c9_5, x1
+    isb
+    msr     s3_4_c12_c11_0, xzr         // ICH_HCR_EL2
+2:
     ldr     x1, ={sctlr_mmu_off}
     msr     sctlr_el1, x1
     mov     x1, #{spsr_el2}
@@ -173,8 +227,12 @@ _start:
     .quad   {level1_low} + {table_descriptor}
     .quad   {level1_high} + {table_descriptor}
 
+    // The boot stack, with a guard page below it that the kernel map leaves unmapped (mmu.rs).
     .section .bss.boot_stack, "aw", %nobits
-    .balign 16
+    .balign 4096
+    .global __boot_stack_guard
+__boot_stack_guard:
+    .space  4096
     .space  {stack_size}
 .Lboot_stack_top:
 "#,
@@ -182,7 +240,9 @@ _start:
     image_flags = const IMAGE_FLAGS,
     image_magic = const IMAGE_MAGIC,
     affinity_mask = const MPIDR_AFFINITY_MASK,
+    sctlr_el2 = const SCTLR_EL2_MMU_OFF,
     hcr_el2 = const HCR_EL2_EL1_IS_AARCH64,
+    icc_sre_el2_sre_enable = const ICC_SRE_EL2_SRE_ENABLE,
     cnthctl_el2 = const CNTHCTL_EL2_EL1_TIMER_ACCESS,
     cptr_el2 = const CPTR_EL2_NO_TRAPS,
     sctlr_mmu_off = const mmu::SCTLR_RESERVED_ONES,
@@ -202,6 +262,7 @@ _start:
 /// The first Rust code: runs on the boot stack, at EL1, with the MMU on and
 /// .bss zeroed. `boot_el` is the exception level the loader entered us at.
 extern "C" fn rust_entry(dtb_phys: usize, boot_el: u64) -> ! {
+    BOOT_EL.store(boot_el, Ordering::Relaxed);
     power::select_psci_conduit(boot_el);
     crate::kernel_main(dtb_phys)
 }

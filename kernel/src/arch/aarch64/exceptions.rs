@@ -7,12 +7,16 @@
 //! instruction, a stray SError): its vector reports it on the console and exits QEMU with
 //! [`EXCEPTION_EXIT_CODE`], so a fault ends the run instead of hanging it.
 
-use super::{power, timer};
+use super::{mmu, power, timer};
 use core::arch::{asm, global_asm};
 use core::sync::atomic::{AtomicBool, Ordering};
 
 /// QEMU's exit status after a fatal exception (needs `-semihosting`).
 const EXCEPTION_EXIT_CODE: u8 = 102;
+
+/// The stack fatal exceptions are reported on (with a guard page below it, like the boot
+/// stack's).
+const FATAL_STACK_SIZE: usize = 16 * 1024;
 
 /// Bytes the IRQ entry saves: x0-x18, x29, x30, ELR, SPSR, FPCR, FPSR (padded to 208), then
 /// q0-q31. A multiple of 16, so the stack stays aligned.
@@ -33,15 +37,24 @@ exception_vector_table:
     .irp    index, 0, 1, 2, 3, 4
     .balign 0x80
     mov     x0, #\index
-    b       {report}
+    b       .Lfatal
     .endr
     .balign 0x80
     b       .Lirq_from_kernel
     .irp    index, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
     .balign 0x80
     mov     x0, #\index
-    b       {report}
+    b       .Lfatal
     .endr
+
+    // A fatal exception is reported on a stack of its own: the kernel's may be what failed
+    // (an overflow into its guard page), and nothing returns to it.
+.Lfatal:
+    mov     x1, sp
+    adrp    x2, .Lfatal_stack_top
+    add     x2, x2, :lo12:.Lfatal_stack_top
+    mov     sp, x2
+    b       {report}
 
 .Lirq_from_kernel:
     sub     sp, sp, #{frame}
@@ -116,7 +129,16 @@ exception_vector_table:
     ldp     x0, x1, [sp, #0]
     add     sp, sp, #{frame}
     eret
+
+    .section .bss.fatal_stack, "aw", %nobits
+    .balign 4096
+    .global __fatal_stack_guard
+__fatal_stack_guard:
+    .space  4096
+    .space  {fatal_stack}
+.Lfatal_stack_top:
 "#,
+    fatal_stack = const FATAL_STACK_SIZE,
     report = sym report_fatal_exception,
     take_interrupts = sym take_interrupts,
     frame = const IRQ_FRAME_SIZE,
@@ -153,7 +175,8 @@ const VECTOR_SOURCES: [&str; 4] = [
 /// The kind of exception, by position within a vector group.
 const VECTOR_KINDS: [&str; 4] = ["synchronous", "IRQ", "FIQ", "SError"];
 
-extern "C" fn report_fatal_exception(vector_index: u64) -> ! {
+/// `stack_pointer`: the stack pointer when the exception was taken.
+extern "C" fn report_fatal_exception(vector_index: u64, stack_pointer: u64) -> ! {
     if REPORTING.swap(true, Ordering::Relaxed) {
         crate::console::print_fatal(format_args!(
             "\nanother exception while reporting one (no -semihosting?): powering off\n"
@@ -186,7 +209,36 @@ extern "C" fn report_fatal_exception(vector_index: u64) -> ! {
         elr,
         far,
     ));
+    crate::console::print_fatal(format_args!("  SP {stack_pointer:#x}\n"));
+    if matches!(exception_class, 0x20 | 0x21 | 0x24 | 0x25) {
+        let write = is_data_abort(exception_class) && esr & ESR_DATA_ABORT_WRITE != 0;
+        let access = if is_data_abort(exception_class) { if write { "write" } else { "read" } } else { "instruction fetch" };
+        crate::console::print_fatal(format_args!("  {}, {access} at FAR_EL1 {far:#x}\n", fault_status_name(esr & 0x3f)));
+    }
+    if let Some(stack) = mmu::guard_page_at(far).filter(|_| is_data_abort(exception_class)) {
+        crate::console::print_fatal(format_args!("  FAR_EL1 is in the guard page below {stack}: stack overflow\n"));
+    }
     power::exit_failure(EXCEPTION_EXIT_CODE)
+}
+
+/// `ESR_EL1.ISS.WnR` of a data abort: the access was a write.
+const ESR_DATA_ABORT_WRITE: u64 = 1 << 6;
+
+/// What an abort's fault status code (`ESR_EL1.ISS.DFSC` / `IFSC`) says, by kind (ARM ARM
+/// D17.2.37); the low two bits are the table level.
+fn fault_status_name(status: u64) -> &'static str {
+    match status & !0b11 {
+        0b0000_00 => "address size fault",
+        0b0001_00 => "translation fault (not mapped)",
+        0b0010_00 => "access flag fault",
+        0b0011_00 => "permission fault",
+        _ => "other fault",
+    }
+}
+
+/// Whether the class is a data abort (from this EL or a lower one): FAR_EL1 holds the address.
+fn is_data_abort(exception_class: u64) -> bool {
+    matches!(exception_class, 0x24 | 0x25)
 }
 
 /// What an `ESR_EL1.EC` value means (ARM ARM D17.2.37), for the classes a

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use core::arch::asm;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use arm_gic::Line;
+pub use arm_gic::Line;
 use registry::{Irq, IrqError, MsiSource, MsiVector};
 
 use super::timer;

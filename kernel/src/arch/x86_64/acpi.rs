@@ -12,10 +12,6 @@ use acpi_tables::{find_rsdp, AcpiError, EcamWindow, Madt, Memory, Rsdp, Tables};
 
 use super::paging;
 
-/// The identity map's write-back RAM ends here (paging.rs): firmware tables are in RAM, and
-/// no pointer a table holds may make the kernel read device registers.
-const RAM_END: u64 = 2 << 30;
-
 /// What the kernel uses of the tables.
 pub struct Firmware {
     pub rsdp: Rsdp,
@@ -53,6 +49,11 @@ pub fn set_start_info(address: u64) {
     START_INFO.store(address, Ordering::Relaxed);
 }
 
+/// The `hvm_start_info` address the PVH entry got (its memory map: ram.rs).
+pub(super) fn start_info() -> u64 {
+    START_INFO.load(Ordering::Relaxed)
+}
+
 /// The RSDP address the PVH start info gives, if it is a start info and gives one.
 fn rsdp_from_start_info(memory: &dyn Memory) -> Option<u64> {
     let address = START_INFO.load(Ordering::Relaxed);
@@ -85,11 +86,13 @@ impl Memory for IdentityRam {
     fn read(&self, address: u64, buf: &mut [u8]) -> Result<(), AcpiError> {
         let unreadable = AcpiError::Unreadable { address, len: buf.len() };
         let end = address.checked_add(buf.len() as u64).ok_or(unreadable.clone())?;
-        if address == 0 || end > RAM_END || paging::is_device_memory(address, end) {
+        // Firmware tables are in RAM: no pointer a table holds may make the kernel read
+        // device registers.
+        if address == 0 || !paging::is_write_back(address, end) {
             return Err(unreadable);
         }
-        // SAFETY: `address..end` is non-null RAM the boot identity map covers as write-back
-        // memory (checked above), so reading it has no side effect; the kernel (one CPU, this
+        // SAFETY: `address..end` is non-null memory the identity map covers as write-back
+        // (checked above), so reading it has no side effect; the kernel (one CPU, this
         // thread) does not write it meanwhile, and `buf` is the caller's own.
         unsafe { core::ptr::copy_nonoverlapping(address as *const u8, buf.as_mut_ptr(), buf.len()) };
         Ok(())

@@ -19,12 +19,14 @@
 //!
 //! SSE and x87 are left as the loader hands them over (PVH: every CR0 bit but PE clear, CR4
 //! clear), which is enough: `x86_64-unknown-none` is a soft-float target, so the compiler emits
-//! none of their instructions. No NX either: nothing in the map is marked non-executable.
+//! none of their instructions. The boot map has no NX and ring 0 ignores its read-only bits
+//! (CR0.WP clear); the kernel map (`paging.rs`) turns both on.
 
 use super::{acpi, exceptions, paging, timer};
 use core::arch::global_asm;
 
-/// Size of the boot CPU's stack, the only stack the kernel has.
+/// Size of the boot CPU's stack, the kernel's stack (exceptions have their own:
+/// exceptions.rs). A multiple of the page size: a guard page sits below it.
 const BOOT_STACK_SIZE: usize = 256 * 1024;
 
 /// The ELF note type whose descriptor is the 32-bit physical entry address (Xen's
@@ -36,7 +38,7 @@ pub(super) const KERNEL_CODE_SELECTOR: u16 = 0x08;
 
 /// A 64-bit code segment descriptor: present, ring 0, execute/read, long mode (L), with the
 /// accessed bit already set so that the CPU never writes to the read-only GDT.
-const CODE_64_DESCRIPTOR: u64 = 0x00af_9b00_0000_ffff;
+pub(super) const CODE_64_DESCRIPTOR: u64 = 0x00af_9b00_0000_ffff;
 
 const CR0_PAGING: u32 = 1 << 31;
 const CR4_PHYSICAL_ADDRESS_EXTENSION: u32 = 1 << 5;
@@ -110,8 +112,13 @@ pvh_entry:
     .word   .Lgdt_end - .Lgdt - 1
     .long   .Lgdt
 
+    // The boot stack, with a guard page below it that the kernel map leaves unmapped
+    // (paging.rs).
     .section .bss.boot_stack, "aw", @nobits
-    .balign 16
+    .balign 4096
+    .global __boot_stack_guard
+__boot_stack_guard:
+    .space  4096
     .space  {stack_size}
 .Lboot_stack_top:
 "#,

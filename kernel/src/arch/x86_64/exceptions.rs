@@ -7,11 +7,13 @@
 //! fault (a silent reset).
 //!
 //! Past the 32 exception vectors the IDT has gates for the vectors the APICs deliver only: any
-//! other interrupt finds no gate and raises a fault, reported like the rest. There is no TSS,
-//! so no separate stack for double faults: a stack overflow (there is no guard page either)
-//! corrupts .bss below the stack rather than faulting.
+//! other interrupt finds no gate and raises a fault, reported like the rest. Every exception
+//! gate switches to a stack of its own (IST 1 of the TSS below, with a guard page): the
+//! kernel's stack may be what failed, as when it runs into its guard page (paging.rs), where
+//! the CPU could not even push the exception frame on it (that would be a double fault, then a
+//! triple fault: a reset). Interrupt gates stay on the interrupted stack.
 
-use super::{boot, interrupts, power};
+use super::{boot, interrupts, paging, power};
 use core::arch::{asm, global_asm};
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -41,6 +43,17 @@ global_asm!(
     jmp     .Lexception_common
     .endr
 
+    // The exceptions' stack (IST 1), with a guard page below it.
+    .section .bss.fatal_stack, "aw", @nobits
+    .balign 4096
+    .global __fatal_stack_guard
+__fatal_stack_guard:
+    .space  4096
+    .space  {fatal_stack}
+    .global FATAL_STACK_TOP
+FATAL_STACK_TOP:
+
+    .section .text.exception_stubs, "ax"
 .Lexception_common:
     mov     %rsp, %rdi                  // the ExceptionFrame
     and     $-16, %rsp                  // the call alignment of the ABI; nothing returns here
@@ -56,12 +69,90 @@ EXCEPTION_STUBS:
     .endr
 "#,
     report = sym report_fatal_exception,
+    fatal_stack = const FATAL_STACK_SIZE,
     options(att_syntax),
 );
 
 extern "C" {
     /// The stub addresses, by vector (the assembly above).
     static EXCEPTION_STUBS: [u64; VECTORS];
+    /// The top of the exceptions' stack (the assembly above).
+    static FATAL_STACK_TOP: u8;
+}
+
+/// The exceptions' stack (IST 1).
+const FATAL_STACK_SIZE: usize = 16 * 1024;
+/// The IST slot exception gates use (1-7; 0 is "stay on the current stack").
+const FATAL_STACK_IST: u8 = 1;
+
+/// The 64-bit task-state segment (Intel SDM vol. 3, 8.7): here only for its interrupt stack
+/// table. No I/O permission bitmap (its offset is the segment's size).
+#[repr(C, packed(4))]
+struct TaskStateSegment {
+    reserved0: u32,
+    privilege_stacks: [u64; 3],
+    reserved1: u64,
+    interrupt_stacks: [u64; 7],
+    reserved2: u64,
+    reserved3: u16,
+    io_bitmap_offset: u16,
+}
+
+/// The GDT the kernel runs on: the boot GDT's null and code descriptors (the same code
+/// selector, so CS need not be reloaded), then the TSS's 16-byte system descriptor. Writable:
+/// `ltr` marks the TSS busy in it.
+#[repr(C, align(16))]
+struct Gdt([u64; 4]);
+
+static mut TSS: TaskStateSegment = TaskStateSegment {
+    reserved0: 0,
+    privilege_stacks: [0; 3],
+    reserved1: 0,
+    interrupt_stacks: [0; 7],
+    reserved2: 0,
+    reserved3: 0,
+    io_bitmap_offset: core::mem::size_of::<TaskStateSegment>() as u16,
+};
+static mut GDT: Gdt = Gdt([0; 4]);
+const TSS_SELECTOR: u16 = 0x10;
+/// An available 64-bit TSS, present (type 0x9, P).
+const TSS_DESCRIPTOR_TYPE: u64 = 0x89;
+
+/// The operand of `lgdt` and `lidt`.
+#[repr(C, packed)]
+struct DescriptorTablePointer {
+    limit: u16,
+    base: u64,
+}
+
+/// Loads a GDT with a TSS whose IST 1 is the exceptions' stack.
+fn install_task_state() {
+    let tss = (&raw mut TSS) as u64;
+    let limit = core::mem::size_of::<TaskStateSegment>() as u64 - 1;
+    // SAFETY: runs once, at boot on the only CPU, before anything uses the TSS or the GDT:
+    // no other reference to them exists.
+    unsafe {
+        (*(&raw mut TSS)).interrupt_stacks[usize::from(FATAL_STACK_IST) - 1] = &raw const FATAL_STACK_TOP as u64;
+        *(&raw mut GDT) = Gdt([
+            0,
+            super::boot::CODE_64_DESCRIPTOR,
+            (limit & 0xffff) | (tss & 0xff_ffff) << 16 | TSS_DESCRIPTOR_TYPE << 40 | (limit >> 16 & 0xf) << 48 | (tss >> 24 & 0xff) << 56,
+            tss >> 32,
+        ]);
+    }
+    let pointer = DescriptorTablePointer { limit: (core::mem::size_of::<Gdt>() - 1) as u16, base: (&raw const GDT) as u64 };
+    // SAFETY: the new GDT's code descriptor is the boot GDT's at the same selector, so CS stays
+    // valid; the data segment registers hold null selectors, which need no descriptor; the TSS
+    // descriptor points at a static TSS; both tables are statics and outlive their use.
+    unsafe {
+        asm!(
+            "lgdt [{pointer}]",
+            "ltr {selector:x}",
+            pointer = in(reg) &pointer,
+            selector = in(reg) TSS_SELECTOR,
+            options(readonly, nostack, preserves_flags),
+        );
+    }
 }
 
 /// What the stubs leave on the stack, lowest address first.
@@ -100,10 +191,15 @@ impl Gate {
         Gate { offset_low: 0, selector: 0, ist: 0, attributes: 0, offset_middle: 0, offset_high: 0, reserved: 0 };
 
     fn interrupt(handler: u64) -> Self {
+        Gate::on_stack(handler, 0)
+    }
+
+    /// A gate that switches to interrupt stack `ist` of the TSS (0: stay on the current one).
+    fn on_stack(handler: u64, ist: u8) -> Self {
         Gate {
             offset_low: handler as u16,
             selector: boot::KERNEL_CODE_SELECTOR,
-            ist: 0,
+            ist,
             attributes: INTERRUPT_GATE,
             offset_middle: (handler >> 16) as u16,
             offset_high: (handler >> 32) as u32,
@@ -112,22 +208,16 @@ impl Gate {
     }
 }
 
-/// The operand of `lidt`.
-#[repr(C, packed)]
-struct DescriptorTablePointer {
-    limit: u16,
-    base: u64,
-}
-
 static IDT: spin::Once<[Gate; IDT_ENTRIES]> = spin::Once::new();
 
-/// Builds the IDT and loads it.
+/// Loads the GDT with the TSS, builds the IDT and loads it.
 pub(super) fn install() {
+    install_task_state();
     // SAFETY: the assembly above defines the table with VECTORS addresses; nothing writes it.
     let stubs = unsafe { EXCEPTION_STUBS };
     let idt = IDT.call_once(|| {
         core::array::from_fn(|vector| match stubs.get(vector) {
-            Some(&stub) => Gate::interrupt(stub),
+            Some(&stub) => Gate::on_stack(stub, FATAL_STACK_IST),
             None => interrupts::entry(vector as u8).map_or(Gate::ABSENT, Gate::interrupt),
         })
     });
@@ -164,8 +254,20 @@ extern "C" fn report_fatal_exception(frame: &ExceptionFrame) -> ! {
         frame.rsp,
         fault_address,
     ));
+    if frame.vector == PAGE_FAULT {
+        let code = frame.error_code;
+        let cause = if code & 1 == 0 { "not mapped" } else { "protection violation" };
+        let access = if code & 1 << 4 != 0 { "instruction fetch" } else if code & 1 << 1 != 0 { "write" } else { "read" };
+        crate::console::print_fatal(format_args!("  page fault: {cause}, {access} at CR2 {fault_address:#x}\n"));
+        if let Some(stack) = paging::guard_page_at(fault_address) {
+            crate::console::print_fatal(format_args!("  CR2 is in the guard page below {stack}: stack overflow\n"));
+        }
+    }
     power::exit_failure(EXCEPTION_EXIT_CODE)
 }
+
+/// #PF: CR2 holds the address, the error code says why (Intel SDM vol. 3, 4.7).
+const PAGE_FAULT: u64 = 14;
 
 /// The exceptions by vector (Intel SDM vol. 3, table 6-1; AMD's #VC and #SX).
 const EXCEPTION_NAMES: [&str; VECTORS] = [

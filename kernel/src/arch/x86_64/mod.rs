@@ -10,9 +10,11 @@ mod ioapic;
 mod paging;
 mod port;
 mod power;
+mod ram;
 mod timer;
 
 pub use paging::is_device_memory;
+pub use ram::setup as memory_from_boot_info;
 pub use power::{exit_failure, poweroff};
 pub use port::IO_SPACE;
 pub use timer::now_ns;
