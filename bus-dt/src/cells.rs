@@ -35,6 +35,13 @@ pub(crate) fn number(cells: &[u32]) -> u64 {
         .fold(0, |n, &cell| n << 32 | u64::from(cell))
 }
 
+/// A multi-cell number on a bus whose every cell counts (not a PCI address): `None` when a
+/// cell above the low two is set, i.e. the value does not fit in 64 bits.
+pub(crate) fn wide_number(cells: &[u32]) -> Option<u64> {
+    let low = cells.len().saturating_sub(2);
+    cells[..low].iter().all(|&cell| cell == 0).then(|| number(cells))
+}
+
 /// How many cells the children of `bus` use for an address and a size in `reg`/`ranges`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct CellCounts {
@@ -92,6 +99,9 @@ mod tests {
         assert_eq!(number(&[0x1234]), 0x1234);
         assert_eq!(number(&[0x1, 0x2000]), 0x1_0000_2000);
         assert_eq!(number(&[0x0200_0000, 0x1, 0x2000]), 0x1_0000_2000);
+        assert_eq!(wide_number(&[0, 0x1, 0x2000]), Some(0x1_0000_2000));
+        assert_eq!(wide_number(&[0x1, 0x1, 0x2000]), None);
+        assert_eq!(wide_number(&[0x1234]), Some(0x1234));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use registry::MmioRegion;
 
-use crate::cells::{cells, number, CellCounts};
+use crate::cells::{cells, number, wide_number, CellCounts};
 use crate::tree::{NodeId, Tree};
 
 /// The node's `reg` as CPU-physical regions, plus a note for each entry that has none.
@@ -40,11 +40,14 @@ pub(crate) fn regions(tree: &Tree, node: NodeId) -> (Vec<MmioRegion>, Vec<String
     let mut entries = reg.chunks_exact(entry_cells);
     for entry in entries.by_ref() {
         let (address, size) = entry.split_at(counts.address);
-        match to_cpu_address(tree, bus, number(address)) {
-            Ok(base) => found.push(MmioRegion {
-                base,
-                size: number(size),
-            }),
+        // Not a PCI bus (checked above): every cell is part of the value.
+        let (Some(address), Some(size)) = (wide_number(address), wide_number(size)) else {
+            let what = if wide_number(address).is_none() { "address" } else { "size" };
+            notes.push(format!("reg entry's {what} does not fit in 64 bits"));
+            continue;
+        };
+        match to_cpu_address(tree, bus, address) {
+            Ok(base) => found.push(MmioRegion { base, size }),
             Err(note) => notes.push(note),
         }
     }
@@ -107,14 +110,19 @@ fn through_ranges(
     if entry_cells == 0 || !ranges.len().is_multiple_of(entry_cells) {
         return Err(format!("{} has malformed ranges", tree.path(bus)));
     }
+    // A PCI address's top cell is its space code; elsewhere every cell is part of the value.
+    let value = |cells: &[u32], on: NodeId| if is_pci_bus(tree, on) { Some(number(cells)) } else { wide_number(cells) };
     for entry in ranges.chunks_exact(entry_cells) {
         let (child_base, rest) = entry.split_at(child.address);
         let (parent_base, length) = rest.split_at(parent_address_cells);
-        let offset = address
-            .checked_sub(number(child_base))
-            .filter(|&o| o < number(length));
+        let (Some(child_base), Some(parent_base), Some(length)) =
+            (value(child_base, bus), value(parent_base, parent), wide_number(length))
+        else {
+            return Err(format!("{} has a ranges entry past 64 bits", tree.path(bus)));
+        };
+        let offset = address.checked_sub(child_base).filter(|&o| o < length);
         if let Some(offset) = offset {
-            return number(parent_base)
+            return parent_base
                 .checked_add(offset)
                 .ok_or_else(|| format!("{} maps it past 2^64", tree.path(bus)));
         }

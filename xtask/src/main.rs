@@ -6,10 +6,12 @@
 //! cargo xtask build [--board NAME]
 //! cargo xtask dtb   [--board NAME] OUT.dtb [-- <extra QEMU args>]
 //! cargo xtask bench [--board NAME] [--quick] [--linux]
+//! cargo xtask fuzz  [TARGET] [--seconds N]
 //! ```
 
 mod bench;
 mod boot_tests;
+mod fuzz;
 mod kernel;
 mod profile;
 mod qemu;
@@ -62,6 +64,8 @@ const USAGE: &str = "usage:
                     dump the device tree QEMU gives the board (same default devices)
   cargo xtask bench [--board NAME] [--quick] [--linux]
                     benchmarks beside virtio-drivers (and a Linux guest), results/bench-*.json|md
+  cargo xtask fuzz  [TARGET] [--seconds N]
+                    the fuzz targets (fuzz/) for N seconds each (default 20), or only TARGET
   cargo xtask profile [--board NAME] SHELL COMMAND...
                     where the guest's CPU spends its time while a shell command runs (sampled)
 boards: ";
@@ -123,6 +127,7 @@ fn run() -> XtaskResult<u8> {
         "run" => &["--modern-mmio"],
         "test" => &["--host-only", "--boot-only"],
         "bench" => &["--quick", "--linux"],
+        "fuzz" => &["--seconds"],
         _ => &[],
     };
     if let Some(unknown) = args.flags.iter().find(|f| !known.contains(&f.as_str())) {
@@ -177,6 +182,10 @@ fn run() -> XtaskResult<u8> {
         "bench" => {
             setup::ensure_tools()?;
             bench::run(args.board, has("--quick"), has("--linux"))?;
+            Ok(0)
+        }
+        "fuzz" => {
+            fuzz::run(std::env::args().skip(2))?;
             Ok(0)
         }
         "profile" if !args.positional.is_empty() => {

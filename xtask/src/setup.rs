@@ -1,5 +1,6 @@
-//! Makes sure the tools the kernel build and the QEMU boots need are on the machine:
-//! installs what is missing when it can (saying so), or stops with the exact commands to type.
+//! Makes sure the tools the kernel build, the QEMU boots and the fuzz targets need are on the
+//! machine: installs what is missing when it can (saying so), or stops with the exact commands
+//! to type.
 
 use std::path::Path;
 use std::process::Command;
@@ -137,4 +138,41 @@ fn add_backports_suite() -> XtaskResult {
     eprintln!("xtask: adding the bookworm-backports suite ({BACKPORTS_SOURCES}) for QEMU 10");
     std::fs::write(BACKPORTS_SOURCES, backports.join("\n") + "\n")
         .map_err(|e| fail(format!("cannot write {BACKPORTS_SOURCES}: {e}")))
+}
+
+/// What `cargo xtask fuzz` needs: a C++ compiler (libfuzzer-sys builds libFuzzer from source;
+/// Debian's `g++` via apt-get when missing) and cargo-fuzz (`cargo install cargo-fuzz` from
+/// crates.io when missing, about a minute).
+pub fn ensure_fuzz_tools() -> XtaskResult {
+    let on_path = |program: &str| Command::new(program).arg("--version").output().is_ok_and(|o| o.status.success());
+    if !["c++", "g++", "clang++"].into_iter().any(on_path) {
+        eprintln!("xtask: missing a C++ compiler (c++, g++ or clang++; libFuzzer is C++): package g++");
+        if !is_root() || !Path::new("/usr/bin/apt-get").exists() {
+            return Err(fail("cannot install it here (needs root and apt-get). Run:\n  sudo apt-get update\n  sudo apt-get install -y g++"));
+        }
+        for step in [words("apt-get update"), words("apt-get install -y g++")] {
+            eprintln!("xtask: running: {}", step.join(" "));
+            let status = Command::new(&step[0])
+                .args(&step[1..])
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .status()
+                .map_err(|e| fail(format!("cannot run {}: {e}", step[0])))?;
+            if !status.success() {
+                return Err(fail(format!("'{}' failed ({status})", step.join(" "))));
+            }
+        }
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let has_cargo_fuzz = || Command::new(&cargo).args(["fuzz", "--version"]).output().is_ok_and(|o| o.status.success());
+    if !has_cargo_fuzz() {
+        eprintln!("xtask: installing cargo-fuzz (cargo install cargo-fuzz --locked, once per machine)");
+        let status = Command::new(&cargo)
+            .args(["install", "cargo-fuzz", "--locked"])
+            .status()
+            .map_err(|e| fail(format!("cannot run cargo install: {e}")))?;
+        if !status.success() || !has_cargo_fuzz() {
+            return Err(fail("installing cargo-fuzz failed (cargo install cargo-fuzz --locked)"));
+        }
+    }
+    Ok(())
 }

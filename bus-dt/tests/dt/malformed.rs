@@ -366,3 +366,57 @@ fn nonsense_values_become_notes() {
     );
     assert_eq!(e.irqs.len(), 1);
 }
+
+#[test]
+fn addresses_and_sizes_past_64_bits_are_notes_not_truncated() {
+    // A bus with 3 address cells and 3 size cells that is not PCI: every cell counts, so a
+    // nonzero top cell puts the value past 2^64 instead of being dropped silently.
+    let blob = Builder::default()
+        .begin("")
+        .prop_u32("#address-cells", &[2])
+        .prop_u32("#size-cells", &[2])
+        .begin("wide-bus")
+        .prop("compatible", b"simple-bus\0")
+        .prop_u32("#address-cells", &[3])
+        .prop_u32("#size-cells", &[3])
+        // Child 0:0:0 -> parent 0x1000, 0x1_0000 long.
+        .prop_u32("ranges", &[0, 0, 0, 0, 0x1000, 0, 0, 0x1_0000])
+        .begin("fits@0")
+        .prop("compatible", b"a\0")
+        .prop_u32("reg", &[0, 0, 0x100, 0, 0, 0x10])
+        .end()
+        .begin("high-address@1")
+        .prop("compatible", b"b\0")
+        .prop_u32("reg", &[1, 0, 0x100, 0, 0, 0x10])
+        .end()
+        .begin("high-size@2")
+        .prop("compatible", b"c\0")
+        .prop_u32("reg", &[0, 0, 0x200, 1, 0, 0x10])
+        .end()
+        .end()
+        .begin("wide-ranges")
+        .prop("compatible", b"simple-bus\0")
+        .prop_u32("#address-cells", &[3])
+        .prop_u32("#size-cells", &[1])
+        // A child base with its top cell set: not the same range as 0:0:0.
+        .prop_u32("ranges", &[1, 0, 0, 0, 0x1000, 0x100])
+        .begin("dev@0")
+        .prop("compatible", b"d\0")
+        .prop_u32("reg", &[0, 0, 0x10, 0x10])
+        .end()
+        .end()
+        .end()
+        .token(END)
+        .build();
+    let root = root_device(&blob);
+    let fits = device(&root, "/wide-bus/fits@0");
+    assert_eq!(fits.regions, [registry::MmioRegion { base: 0x1100, size: 0x10 }]);
+    for (path, what) in [("/wide-bus/high-address@1", "address"), ("/wide-bus/high-size@2", "size")] {
+        let node = device(&root, path);
+        assert!(node.regions.is_empty(), "{path}: {:?}", node.regions);
+        assert_eq!(node.notes, [format!("reg entry's {what} does not fit in 64 bits")], "{path}");
+    }
+    let behind_wide_ranges = device(&root, "/wide-ranges/dev@0");
+    assert!(behind_wide_ranges.regions.is_empty(), "{:?}", behind_wide_ranges.regions);
+    assert_eq!(behind_wide_ranges.notes, ["reg 0x10 not translatable: /wide-ranges has a ranges entry past 64 bits"]);
+}

@@ -49,7 +49,10 @@ pub fn find(function: &PciFunction, cfg_type: u8) -> Result<Option<Located>, Vir
         if length == 0 || offset.checked_add(length).is_none_or(|end| end > bar_region.size) {
             return Err(invalid("range lies outside its BAR"));
         }
-        let region = MmioRegion { base: bar_region.base + offset, size: length };
+        // bus-pci never gives a BAR a CPU range that wraps, but the sum is checked here too
+        // rather than trusted across crates.
+        let base = bar_region.base.checked_add(offset).ok_or_else(|| invalid("range runs past the address space"))?;
+        let region = MmioRegion { base, size: length };
         return Ok(Some(Located { region, capability: at }));
     }
     Ok(None)

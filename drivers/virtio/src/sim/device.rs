@@ -284,14 +284,14 @@ impl DeviceState {
         }
 
         let (platform, misbehaviour, event_idx) = (self.platform, self.misbehaviour, self.event_idx());
-        let queue = self.queue_mut(index);
-        let size = queue.enabled.map_or(0, |(size, _)| size);
+        let size = self.queue_mut(index).enabled.map_or(0, |(size, _)| size);
         let (id, len) = match misbehaviour {
             Some(Misbehaviour::UsedIdOutOfRange) => (u32::from(size) + OUT_OF_RANGE_BY, written),
             Some(Misbehaviour::UsedIdNotHead) => (chain.tail.into(), written),
             Some(Misbehaviour::UsedLenTooLong) => (chain.head.into(), chain.writable_bytes() + 1),
-            _ => (chain.head.into(), written),
+            _ => self.model.used_element(index, chain.head.into(), written),
         };
+        let queue = self.queue_mut(index);
         queue.push_used(platform, id, len);
         match misbehaviour {
             Some(Misbehaviour::DuplicateCompletion) => queue.push_used(platform, id, len),

@@ -71,4 +71,10 @@ pub trait DeviceModel: Send {
     /// `reply` the current contents of its device-writable ones, which the model updates.
     /// Returns the used length: how many bytes of `reply` it wrote.
     fn serve(&mut self, queue: u16, request: &[u8], reply: &mut [u8]) -> u32;
+    /// The used-ring element `(id, len)` for the chain just served: its head and the length
+    /// `serve` returned, unless the model answers otherwise (the fuzz targets' device puts
+    /// whatever its input says there). A [`Misbehaviour`] set on the device takes precedence.
+    fn used_element(&mut self, _queue: u16, head: u32, written: u32) -> (u32, u32) {
+        (head, written)
+    }
 }
