@@ -39,6 +39,7 @@ const TOOLS: &[Tool] = &[
         why: "booting the x86-64 boards",
         from_backports: true,
     },
+    Tool { path: "/usr/bin/curl", package: "curl", why: "the client of the net http boot tests", from_backports: false },
 ];
 
 const BACKPORTS_SOURCES: &str = "/etc/apt/sources.list.d/bookworm-backports.sources";

@@ -2,6 +2,8 @@
 //! on the first NIC of the net class (`net0`), driven from the shell.
 
 mod dhcp;
+/// `net http PORT [REQUESTS]`: an HTTP server on the same interface.
+mod http;
 mod ping;
 mod stack;
 mod tcp;
@@ -19,12 +21,13 @@ use registry::class::NetDevice;
 use super::{shell_command, Command};
 use stack::Stack;
 
-const USAGE: &str = "usage: net up | net link | net echo PORT | net send HOST PORT BYTES SEED | net ping HOST [COUNT]";
+const USAGE: &str =
+    "usage: net up | net link | net echo PORT | net send HOST PORT BYTES SEED | net ping HOST [COUNT] | net http PORT [REQUESTS]";
 const PING_COUNT: u16 = 4;
 
 shell_command!(NET = Command {
     name: "net",
-    usage: "net up|link|echo|send|ping DHCP; the link; a TCP echo server; a TCP stream checked on its echo; ping",
+    usage: "net up|link|echo|send|ping|http DHCP; the link; a TCP echo server; a TCP stream checked on its echo; ping; an HTTP server",
     run: net,
 });
 
@@ -32,6 +35,8 @@ shell_command!(NET = Command {
 static STACK: Mutex<Option<Stack>> = Mutex::new(None);
 
 fn net(registry: &mut Registry, args: &[&str]) {
+    // The page names the devices: read the registry before the NIC is borrowed from it.
+    let http_page = (args.first() == Some(&"http")).then(|| http::index_page(&registry::lsdev::text(registry)));
     if args == ["link"] {
         return link(registry);
     }
@@ -44,6 +49,7 @@ fn net(registry: &mut Registry, args: &[&str]) {
     match (args, configured.as_mut()) {
         (["up"], _) => up(&mut configured, &nic.path, &mut phy),
         (_, None) => println!("net: the interface is not up (net up)"),
+        (["http", rest @ ..], Some(stack)) => serve_http(stack, &mut phy, http_page.as_deref().unwrap_or_default(), rest),
         (args, Some(stack)) => run(stack, &mut phy, args),
     }
 }
@@ -120,5 +126,18 @@ fn ping(stack: &mut Stack, nic: &mut Phy, host: Ipv4Address, count: u16) {
     match ping::ping(stack, nic, IpAddress::Ipv4(host), count, on_reply) {
         Ok(replies) => println!("net ping: {count} sent, {replies} replies"),
         Err(failure) => println!("net ping: {failure}"),
+    }
+}
+
+fn serve_http(stack: &mut Stack, nic: &mut Phy, page: &str, args: &[&str]) {
+    let (port, limit) = match args {
+        [port] => (port.parse(), Ok(None)),
+        [port, requests] => (port.parse(), requests.parse().map(Some)),
+        _ => return println!("{USAGE}"),
+    };
+    let (Ok(port), Ok(limit)) = (port, limit) else { return println!("{USAGE}") };
+    match http::serve(stack, nic, port, page, limit) {
+        Ok(report) => println!("net http: stopped: {} responses sent, {} connections dropped", report.served, report.dropped),
+        Err(failure) => println!("net http: {failure}"),
     }
 }

@@ -3,6 +3,7 @@
 
 mod blk;
 mod gpu;
+mod http;
 mod interrupts;
 mod legacy_pci;
 mod lsdev;
@@ -73,7 +74,7 @@ pub fn any_board(_: &Board) -> bool {
 
 /// Every boot test, grouped by what it exercises; each group lives in its own file.
 fn all_tests() -> Vec<&'static BootTest> {
-    [lsdev::TESTS, gpu::TESTS, blk::TESTS, net::TESTS, legacy_pci::TESTS, pci::TESTS, memory::TESTS].into_iter().flatten().collect()
+    [lsdev::TESTS, gpu::TESTS, blk::TESTS, net::TESTS, http::TESTS, legacy_pci::TESTS, pci::TESTS, memory::TESTS].into_iter().flatten().collect()
 }
 
 /// Runs the boot tests that apply to `board` (and whose name contains `only`, if given).

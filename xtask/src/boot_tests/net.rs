@@ -70,15 +70,8 @@ fn end_to_end(board: &Board, image: &Path, mode: &str, modern: bool, suffix: Opt
     let forwarded = free_loopback_port()?;
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| fail(format!("cannot listen on loopback: {e}")))?;
     let listener_port = listener.local_addr().map_err(|e| fail(format!("listener address: {e}")))?.port();
-    let mut options = Options::with_default_devices(board)?;
-    // Only the NIC, on a user network with the echo port forwarded from the host's loopback.
-    (options.net, options.gpu, options.modern_mmio) = (false, false, modern);
-    options.disks.clear();
     let suffix = suffix.unwrap_or(board.qemu.virtio_transport.qemu_suffix());
-    let nic = format!("virtio-net-{suffix},netdev=net0");
-    let netdev = format!("user,id=net0,hostfwd=tcp:127.0.0.1:{forwarded}-:{GUEST_ECHO_PORT}");
-    options.extra.extend(["-netdev".into(), netdev, "-device".into(), nic]);
-    options.extra.extend(extra.iter().map(|arg| arg.to_string()));
+    let options = user_net_options(board, modern, suffix, forwarded, GUEST_ECHO_PORT, extra)?;
 
     boot_and_drive(board, image, &options, &format!("net-{mode}"), |session| {
         let at_boot = interrupt_counts(session)?;
@@ -132,6 +125,27 @@ fn end_to_end(board: &Board, image: &Path, mode: &str, modern: bool, suffix: Opt
     })
 }
 
+/// Options for a boot with only one NIC, `virtio-net-SUFFIX`, on virtio-mmio version 2 if
+/// `modern`, on a user network with the host's loopback port `forwarded` forwarded to the
+/// guest's `guest_port`, and `extra` QEMU arguments.
+pub(super) fn user_net_options(
+    board: &Board,
+    modern: bool,
+    suffix: &str,
+    forwarded: u16,
+    guest_port: u16,
+    extra: &[&str],
+) -> XtaskResult<Options> {
+    let mut options = Options::with_default_devices(board)?;
+    (options.net, options.gpu, options.modern_mmio) = (false, false, modern);
+    options.disks.clear();
+    let nic = format!("virtio-net-{suffix},netdev=net0");
+    let netdev = format!("user,id=net0,hostfwd=tcp:127.0.0.1:{forwarded}-:{guest_port}");
+    options.extra.extend(["-netdev".into(), netdev, "-device".into(), nic]);
+    options.extra.extend(extra.iter().map(|arg| arg.to_string()));
+    Ok(options)
+}
+
 /// The host takes the NIC's link down, then up again; each time `net link` says the device
 /// signalled the change (its configuration interrupt came) and what the link is, and `lsdev`
 /// follows.
@@ -173,7 +187,7 @@ fn reported_count(output: &str, prefix: &str, suffix: &str) -> XtaskResult<usize
 }
 
 /// A loopback port nothing listens on right now (for QEMU's port forward).
-fn free_loopback_port() -> XtaskResult<u16> {
+pub(super) fn free_loopback_port() -> XtaskResult<u16> {
     let probe = TcpListener::bind("127.0.0.1:0").map_err(|e| fail(format!("cannot find a free port: {e}")))?;
     Ok(probe.local_addr().map_err(|e| fail(format!("cannot find a free port: {e}")))?.port())
 }

@@ -122,19 +122,20 @@ pub fn send(stack: &mut Stack, nic: &mut Phy, host: IpAddress, port: u16, bytes:
     })
 }
 
-/// A deterministic byte stream (splitmix64, eight bytes per step).
-struct Pattern {
+/// A deterministic byte stream (splitmix64, eight bytes per step, low byte first); `net http`
+/// serves it too.
+pub(super) struct Pattern {
     state: u64,
     word: u64,
     left: u8,
 }
 
 impl Pattern {
-    fn new(seed: u64) -> Self {
+    pub(super) fn new(seed: u64) -> Self {
         Pattern { state: seed, word: 0, left: 0 }
     }
 
-    fn next_byte(&mut self) -> u8 {
+    pub(super) fn next_byte(&mut self) -> u8 {
         if self.left == 0 {
             self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
             let mut z = self.state;
