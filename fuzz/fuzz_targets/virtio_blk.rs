@@ -4,7 +4,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use virtio::sim::BlockModel;
-use virtio_blk::{BlockDevice, Request, SECTOR_SIZE};
+use std::sync::Arc;
+
+use virtio_blk::{BlockClass, Request, SECTOR_SIZE};
 
 /// The disk's size in sectors at most (the driver's operations stay small and fast).
 const MAX_SECTORS: usize = 64;
@@ -41,7 +43,8 @@ fuzz_target!(|data: &[u8]| {
         if !rig.device_step(CONFIG_LEN, 1) {
             break;
         }
-        let Some((_, disk)) = rig.registry.driver_data::<BlockDevice>().next() else { break };
+        let Some((_, class)) = rig.registry.driver_data::<Arc<BlockClass>>().next() else { break };
+        let mut disk = class.lock();
         let (op, sector, sectors) = script.with(|b| (b.u8(), b.u64() % 80, 1 + b.below(8)));
         let mut data = vec![0u8; sectors * SECTOR_SIZE];
         match op % 8 {

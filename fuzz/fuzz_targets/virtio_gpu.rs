@@ -5,7 +5,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use virtio::sim::gpu::GpuModel;
-use virtio_gpu::{Gpu, Rect, Rgb};
+use std::sync::Arc;
+
+use virtio_gpu::{DisplayClass, Rect, Rgb};
 
 /// virtio-gpu's config space: events_read, events_clear, num_scanouts, num_capsets.
 const CONFIG_LEN: usize = 16;
@@ -22,12 +24,13 @@ fuzz_target!(|data: &[u8]| {
         if !rig.device_step(CONFIG_LEN, 2) {
             break;
         }
-        let Some((_, gpu)) = rig.registry.driver_data::<Gpu>().next() else { break };
+        let Some((_, class)) = rig.registry.driver_data::<Arc<DisplayClass>>().next() else { break };
+        let mut gpu = class.lock();
         let (op, rect) = script.with(|b| {
             (b.u8(), Rect::new(u32::from(b.u16()), u32::from(b.u16()), u32::from(b.u8()), u32::from(b.u8())))
         });
         match op % 5 {
-            0 => gpu.framebuffer().fill_rect(rect, Rgb::new(op, 0x80, 0x40)),
+            0 => gpu.framebuffer().into_iter().for_each(|mut fb| fb.fill_rect(rect, Rgb::new(op, 0x80, 0x40))),
             1 => drop(gpu.flush(rect)),
             2 => {
                 if let Ok(ticket) = gpu.submit_flush(rect) {

@@ -4,7 +4,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use virtio::sim::net::{NetLink, NetModel};
-use virtio_net::VirtioNet;
+use std::sync::Arc;
+
+use virtio_net::NetClass;
 
 /// virtio-net's config space: mac, status, max_virtqueue_pairs.
 const CONFIG_LEN: usize = 10;
@@ -24,7 +26,8 @@ fuzz_target!(|data: &[u8]| {
         if !rig.device_step(CONFIG_LEN, 2) {
             break;
         }
-        let Some((_, nic)) = rig.registry.driver_data::<VirtioNet>().next() else { break };
+        let Some((_, class)) = rig.registry.driver_data::<Arc<NetClass>>().next() else { break };
+        let mut nic = class.lock();
         let op = script.u8();
         match op % 6 {
             0 => {

@@ -26,7 +26,7 @@ impl DisplayClass {
     }
 }
 
-fn class_mode(gpu: &Gpu) -> DisplayMode {
+pub(crate) fn class_mode(gpu: &Gpu) -> DisplayMode {
     let mode = gpu.mode();
     DisplayMode { width: mode.width, height: mode.height, format: PixelFormat::B8G8R8X8 }
 }
@@ -44,8 +44,7 @@ impl class::Display for DisplayClass {
         }
     }
 
-    fn flush(&self, rect: class::Rect) -> Result<(), DisplayError> {
-        let rect = Rect::new(rect.x, rect.y, rect.width, rect.height);
+    fn flush(&self, rect: Rect) -> Result<(), DisplayError> {
         self.gpu.lock().flush(rect).map_err(|error| DisplayError(format!("{error}")))
     }
 }

@@ -94,9 +94,11 @@ impl Gpu {
         control.report_failures_to(health);
     }
 
-    /// The pixels to draw into; the screen shows them once flushed.
-    pub fn framebuffer(&mut self) -> Framebuffer<'_> {
-        Framebuffer::new(&self.device.memory().1, self.mode.width, self.mode.height)
+    /// The pixels to draw into; the screen shows them once flushed. `None` only if the
+    /// memory does not hold the mode, which bring-up sized it for.
+    pub fn framebuffer(&mut self) -> Option<Framebuffer<'_>> {
+        let mode = crate::class::class_mode(self);
+        Framebuffer::new(&self.device.memory().1, mode)
     }
 
     /// Makes `rect` of the framebuffer visible and waits until the device has done it.

@@ -14,11 +14,12 @@ mod class;
 mod control;
 mod driver;
 mod error;
-mod framebuffer;
 mod gpu;
 mod protocol;
 
 pub use class::DisplayClass;
 pub use error::GpuError;
-pub use framebuffer::{Framebuffer, Rect, Rgb};
+/// The display class's drawing types: one framebuffer implementation for the driver and
+/// the class.
+pub use registry::class::display::{Framebuffer, Rect, Rgb};
 pub use gpu::{DisplayMode, FlushTicket, Gpu};

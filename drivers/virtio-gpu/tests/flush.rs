@@ -18,7 +18,7 @@ fn only_the_flushed_rectangle_reaches_the_screen() {
     for interface in BOTH {
         let rig = Rig::new(interface, WIDTH, HEIGHT);
         let mut gpu = rig.bring_up().expect("bring-up");
-        gpu.framebuffer().fill_rect(Rect::new(0, 0, WIDTH, HEIGHT), Rgb::from_hex(RED));
+        gpu.framebuffer().expect("sized at bring-up").fill_rect(Rect::new(0, 0, WIDTH, HEIGHT), Rgb::from_hex(RED));
         assert_eq!(rig.view.pixel(5, 5), Some(0), "drawing alone changes nothing on screen");
 
         let damaged = Rect::new(10, 20, 30, 8);
@@ -32,8 +32,8 @@ fn only_the_flushed_rectangle_reaches_the_screen() {
         assert_eq!(rig.view.flushes(), [SimRect { x: 10, y: 20, width: 30, height: 8 }]);
 
         // A pixel drawn on its own, and a full-screen flush.
-        gpu.framebuffer().set_pixel(WIDTH - 1, HEIGHT - 1, Rgb::from_hex(BLUE));
-        gpu.framebuffer().set_pixel(WIDTH, 0, Rgb::from_hex(BLUE)); // clipped
+        gpu.framebuffer().expect("sized at bring-up").set_pixel(WIDTH - 1, HEIGHT - 1, Rgb::from_hex(BLUE));
+        gpu.framebuffer().expect("sized at bring-up").set_pixel(WIDTH, 0, Rgb::from_hex(BLUE)); // clipped
         gpu.flush(Rect::new(0, 0, WIDTH, HEIGHT)).expect("full flush");
         assert_eq!(rig.view.pixel(0, 0), Some(pixel(RED)));
         assert_eq!(rig.view.pixel(WIDTH - 1, HEIGHT - 1), Some(pixel(BLUE)));
@@ -61,8 +61,8 @@ fn flushes_in_flight_are_picked_up_by_ticket_in_any_order() {
     let rig = Rig::new(Interface::Modern, WIDTH, HEIGHT);
     let mut gpu = rig.bring_up().expect("bring-up");
     rig.device.set_auto_complete(false);
-    gpu.framebuffer().fill_rect(Rect::new(0, 0, 8, 8), Rgb::from_hex(RED));
-    gpu.framebuffer().fill_rect(Rect::new(32, 32, 8, 8), Rgb::from_hex(BLUE));
+    gpu.framebuffer().expect("sized at bring-up").fill_rect(Rect::new(0, 0, 8, 8), Rgb::from_hex(RED));
+    gpu.framebuffer().expect("sized at bring-up").fill_rect(Rect::new(32, 32, 8, 8), Rgb::from_hex(BLUE));
     let first = gpu.submit_flush(Rect::new(0, 0, 8, 8)).expect("first");
     let second = gpu.submit_flush(Rect::new(32, 32, 8, 8)).expect("second");
     gpu.poll_completions().expect("nothing to collect yet");

@@ -3,7 +3,6 @@
 //! [`Framebuffer`] (pixels, filled rectangles) plus a flush of the area it drew.
 
 use alloc::string::String;
-use alloc::vec::Vec;
 use core::fmt;
 
 use crate::platform::DmaBuffer;
@@ -165,11 +164,22 @@ impl<'a> Framebuffer<'a> {
         if rect.is_empty() {
             return;
         }
+        // A run of pixels on the stack, copied along each row: no allocation, so filling works
+        // however full the heap is (a 4K framebuffer's row would be 15 KiB).
+        const RUN: usize = 64;
+        let pixel_bytes = self.mode.format.bytes_per_pixel();
         let pixel = self.mode.format.encode(color);
-        let pixel = &pixel[..self.mode.format.bytes_per_pixel()];
-        let row: Vec<u8> = (0..rect.width).flat_map(|_| pixel.iter().copied()).collect();
+        let mut run = [0u8; RUN * 4];
+        for slot in run.chunks_exact_mut(pixel_bytes) {
+            slot.copy_from_slice(&pixel[..pixel_bytes]);
+        }
         for y in rect.y..rect.y + rect.height {
-            self.store(self.offset(rect.x, y), &row);
+            let mut x = rect.x;
+            while x < rect.x + rect.width {
+                let pixels = (RUN as u32).min(rect.x + rect.width - x);
+                self.store(self.offset(x, y), &run[..pixels as usize * pixel_bytes]);
+                x += pixels;
+            }
         }
     }
 }
