@@ -30,16 +30,11 @@ impl NetClass {
 
 impl class::NetDevice for NetClass {
     fn mac(&self) -> MacAddress {
-        MacAddress(self.nic.lock().mac().0)
+        self.nic.lock().mac()
     }
 
     fn link(&self) -> Result<Link, NetError> {
-        match self.nic.lock().link() {
-            Ok(crate::Link::Up) => Ok(Link::Up),
-            Ok(crate::Link::Down) => Ok(Link::Down),
-            Ok(crate::Link::Unreported) => Ok(Link::Unreported),
-            Err(error) => Err(NetError::new(error)),
-        }
+        self.nic.lock().link().map_err(NetError::new)
     }
 
     fn take_link_change(&self) -> bool {
